@@ -1,0 +1,1 @@
+"""Folds the checks' validations into one verdict per order."""

@@ -1,0 +1,144 @@
+"""The aggregator as a stream processor over `orders` and `order-validations`.
+
+Both topics are keyed by order id, so an order's placement and validations
+share a partition. Per order it keeps a PendingVerdict until the verdict is
+written, then a `decided` marker for a retention period, so that late or
+repeated validations never produce a second terminal event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from aggregator.verdict import Verdict, decide, time_out
+from oms.orders.v1 import events_pb2
+from oms.validation.v1 import state_pb2
+from orders import codec
+from orders.domain import OrderState
+from streams.records import Output, PoisonRecord, Record
+from streams.state import PartitionState
+from streams.topics import Topics
+
+# How long a decided order is remembered to swallow late validations.
+DECIDED_RETENTION_MS = 10 * 60 * 1000
+
+
+def _pending_key(order_id: str) -> bytes:
+    return b"pending/" + order_id.encode()
+
+
+def _due_key(due_ms: int, order_id: str) -> bytes:
+    return b"due/%015d/" % due_ms + order_id.encode()
+
+
+class AggregatorProcessor:
+    name = "validation-aggregator"
+    stateful = True
+
+    def __init__(self, topics: Topics, timeout_ms: int) -> None:
+        self.topics = topics
+        self.timeout_ms = timeout_ms
+        self.inputs = (topics.orders, topics.order_validations)
+
+    def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
+        if record.topic == self.topics.orders:
+            yield from self._on_order_event(record, state)
+        else:
+            yield from self._on_validation(record, state)
+
+    def _load(self, state: PartitionState, order_id: str) -> state_pb2.PendingVerdict | None:
+        raw = state.get(_pending_key(order_id))
+        return None if raw is None else state_pb2.PendingVerdict.FromString(raw)
+
+    def _save(self, state: PartitionState, order_id: str, pending: state_pb2.PendingVerdict, due_ms: int) -> None:
+        """Stores the pending verdict and moves its due-time index entry."""
+        if pending.HasField("deadline"):
+            state.delete(_due_key(pending.deadline.ToMilliseconds(), order_id))
+        deadline = Timestamp()
+        deadline.FromMilliseconds(due_ms)
+        pending.deadline.CopyFrom(deadline)
+        state.put(_due_key(due_ms, order_id), b"")
+        state.put(_pending_key(order_id), pending.SerializeToString())
+
+    def _on_order_event(self, record: Record, state: PartitionState) -> Iterator[Output]:
+        try:
+            event = codec.decode_event(record.value)
+        except codec.UndecodableEvent as exc:
+            raise PoisonRecord(str(exc)) from exc
+        pending = self._load(state, event.order_id) or state_pb2.PendingVerdict()
+        if pending.decided:
+            return
+        if event.WhichOneof("kind") != "placed":
+            # A verdict written elsewhere (an earlier run): remember it.
+            pending.decided = True
+            self._save(state, event.order_id, pending, record.timestamp_ms + DECIDED_RETENTION_MS)
+            return
+        pending.order.CopyFrom(event.order)
+        due_ms = event.order.placed_at.ToMilliseconds() + self.timeout_ms
+        verdict = decide(map(codec.outcome_from_pb, pending.outcomes))
+        yield from self._decide(state, event.order_id, pending, due_ms, verdict)
+
+    def _on_validation(self, record: Record, state: PartitionState) -> Iterator[Output]:
+        try:
+            validation = events_pb2.OrderValidation.FromString(record.value or b"")
+            codec.outcome_from_pb(validation.outcome)  # rejects unknown checks and results
+        except (DecodeError, codec.UndecodableEvent) as exc:
+            raise PoisonRecord(f"not an OrderValidation: {exc}") from exc
+        if not validation.order_id:
+            raise PoisonRecord("validation without an order id")
+        pending = self._load(state, validation.order_id) or state_pb2.PendingVerdict()
+        if pending.decided:
+            return
+        pending.outcomes.append(validation.outcome)
+        if pending.HasField("order"):
+            due_ms = pending.deadline.ToMilliseconds()
+            verdict = decide(map(codec.outcome_from_pb, pending.outcomes))
+        else:
+            # Validations can overtake their order; wait for it, but not forever.
+            due_ms = record.timestamp_ms + self.timeout_ms
+            verdict = None
+        yield from self._decide(state, validation.order_id, pending, due_ms, verdict)
+
+    def _decide(
+        self,
+        state: PartitionState,
+        order_id: str,
+        pending: state_pb2.PendingVerdict,
+        due_ms: int,
+        verdict: Verdict | None,
+    ) -> Iterator[Output]:
+        """Writes the verdict if there is one; otherwise keeps waiting until due_ms."""
+        if verdict is None or not pending.HasField("order"):
+            self._save(state, order_id, pending, due_ms)
+            return
+        order = codec.rehydrate(pending.order)
+        if verdict.state is OrderState.VALIDATED:
+            order.validate(checks=verdict.checks)
+        else:
+            order.fail(checks=verdict.checks)
+        for event in codec.events_to_pb(order, order.collect_events()):
+            yield Output(self.topics.orders, order_id.encode(), event.SerializeToString())
+        decided = state_pb2.PendingVerdict(decided=True)
+        if pending.HasField("deadline"):
+            decided.deadline.CopyFrom(pending.deadline)
+        self._save(state, order_id, decided, due_ms + DECIDED_RETENTION_MS)
+
+    def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
+        for key, _ in state.scan(b"due/"):
+            due_ms = int(key[4:19])
+            if due_ms > now_ms:
+                break
+            order_id = key[20:].decode()
+            state.delete(key)
+            pending = self._load(state, order_id)
+            if pending is None or pending.deadline.ToMilliseconds() != due_ms:
+                continue
+            if pending.decided or not pending.HasField("order"):
+                # Retention over, or validations whose order never came.
+                state.delete(_pending_key(order_id))
+                continue
+            verdict = time_out(map(codec.outcome_from_pb, pending.outcomes), self.timeout_ms)
+            yield from self._decide(state, order_id, pending, now_ms, verdict)

@@ -1,0 +1,1 @@
+"""The front door: command and query gRPC services over the order view."""

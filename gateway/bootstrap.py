@@ -1,0 +1,111 @@
+"""Composition root of the gateway: the front door, its view and projector."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gateway.notifier import Notifier
+from gateway.projector import Projector
+from gateway.read_model import ReadModel
+from gateway.services import InventoryService, OrderCommandService, OrderQueryService
+from gateway.view import View
+from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
+from streams.kafka import Publisher, ViewConsumer, partition_count
+from streams.settings import Settings
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    command_service_pb2.DESCRIPTOR.services_by_name["OrderCommandService"].full_name,
+    query_service_pb2.DESCRIPTOR.services_by_name["OrderQueryService"].full_name,
+    inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
+)
+
+
+@dataclass
+class Gateway:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    projector: Projector
+    publisher: Publisher
+    view: View
+    notifier: Notifier
+
+    async def serve_when_caught_up(self) -> None:
+        # Polled rather than awaited in a thread, so that shutdown never waits on it.
+        while not self.projector.caught_up.is_set():
+            await asyncio.sleep(0.05)
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("gateway serving on port %d", self.port)
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace_s)
+        self.projector.stop()
+        self.publisher.close()
+        self.view.close()
+
+
+async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
+    """Starts the front door (port 0 picks a free one) and its projector."""
+    topics = Topics(settings.namespace)
+    bootstrap = settings.bootstrap_servers
+    member = topics.group(f"order-view-{settings.instance_id}")
+    notifier = Notifier(asyncio.get_running_loop())
+    view = View(settings.data_dir / "views" / member)
+
+    def consumer(**kwargs: object) -> ViewConsumer:
+        return ViewConsumer(
+            bootstrap, topics.group("order-view"), group_instance_id=member, extra=settings.extra_kafka, **kwargs  # type: ignore[arg-type]
+        )
+
+    projector = Projector(consumer, view, topics, notifier.progress_threadsafe)
+    publisher = Publisher(bootstrap, settings.extra_kafka)
+    reads = ReadModel(
+        view,
+        notifier,
+        topics,
+        await asyncio.to_thread(partition_count, bootstrap, topics.orders),
+        projector.end_offsets,
+        projector.caught_up.is_set,
+    )
+    server = grpc.aio.server()
+    command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(OrderCommandService(reads, publisher), server)
+    query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads), server)
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
+    await server.start()
+    projector.start()
+    return Gateway(server, bound, health_servicer, projector, publisher, view, notifier)
+
+
+async def run(settings: Settings, stopping: Callable[[], asyncio.Event]) -> int:
+    """Serves until stopped (exit status 0) or the projector fails (1)."""
+    gateway = await start_gateway(settings)
+    stop = stopping()
+    ready = asyncio.create_task(gateway.serve_when_caught_up())
+    while not stop.is_set() and not gateway.projector.failed.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except TimeoutError:
+            pass
+    ready.cancel()
+    await gateway.stop()
+    return 1 if gateway.projector.failed.is_set() else 0

@@ -1,0 +1,83 @@
+"""Wakes requests when the view moves. Lives on the asyncio event loop.
+
+The projector thread hands over each batch's changes and positions with
+`call_soon_threadsafe`, so every registration, read and wake-up happens on
+the loop thread, in order. A watcher registers before it reads the view:
+anything applied after its read is then certain to reach its queue (an
+update can also arrive twice; watchers drop what is not newer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+TopicPartition = tuple[str, int]
+
+
+class Notifier:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._watchers: dict[bytes, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        self._applied: dict[TopicPartition, int] = {}
+        self._waiters: dict[TopicPartition, list[tuple[int, asyncio.Future[None]]]] = defaultdict(list)
+
+    def progress_threadsafe(self, changes: dict[bytes, bytes], positions: dict[TopicPartition, int]) -> None:
+        """Called from the projector thread."""
+        self._loop.call_soon_threadsafe(self._progress, changes, positions)
+
+    def _progress(self, changes: dict[bytes, bytes], positions: dict[TopicPartition, int]) -> None:
+        for key, value in changes.items():
+            for queue in self._watchers.get(key, ()):
+                queue.put_nowait(value)
+        self._applied.update(positions)
+        for tp, applied in positions.items():
+            waiters = self._waiters.get(tp)
+            if not waiters:
+                continue
+            still = []
+            for offset, future in waiters:
+                if applied >= offset:
+                    if not future.done():
+                        future.set_result(None)
+                elif not future.done():
+                    still.append((offset, future))
+            self._waiters[tp] = still
+
+    @contextmanager
+    def watch(self, key: bytes) -> Iterator[asyncio.Queue[bytes]]:
+        """A queue of every new value of a view entry, for as long as the block runs."""
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._watchers[key].add(queue)
+        try:
+            yield queue
+        finally:
+            watchers = self._watchers.get(key)
+            if watchers is not None:
+                watchers.discard(queue)
+                if not watchers:
+                    del self._watchers[key]
+
+    def applied(self, tp: TopicPartition) -> int:
+        return self._applied.get(tp, -1)
+
+    async def reached(self, tp: TopicPartition, next_offset: int) -> None:
+        """Returns once the view has applied everything before next_offset."""
+        if next_offset <= 0 or self.applied(tp) >= next_offset:
+            return  # an empty partition has nothing to wait for
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._waiters[tp].append((next_offset, future))
+        try:
+            await future
+        finally:
+            # Also when cancelled (asyncio cancels the future with the task).
+            if not future.done() or future.cancelled():
+                self._waiters[tp] = [(o, f) for o, f in self._waiters[tp] if f is not future]
+
+    def pending_waiters(self) -> int:
+        return sum(len(w) for w in self._waiters.values())
+
+    def open_watches(self) -> int:
+        return sum(len(w) for w in self._watchers.values())

@@ -1,0 +1,114 @@
+"""Builds the view from `orders` and `inventory-levels`.
+
+`project_batch` is the pure part; `Projector` runs it on a thread against
+Kafka and tells the asyncio side what changed and how far it has read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from google.protobuf.message import DecodeError
+
+from oms.inventory.v1 import inventory_pb2
+from oms.orders.v1 import order_pb2
+from orders import codec
+from streams.kafka import ViewConsumer
+from streams.records import Record
+from streams.topics import Topics
+from gateway.view import View, order_key, stock_key
+
+log = logging.getLogger(__name__)
+
+Changes = dict[bytes, bytes]
+# (changed view entries, positions: (topic, partition) -> next offset)
+Progress = Callable[[Changes, dict[tuple[str, int], int]], None]
+
+
+def project_batch(
+    records: Iterable[Record], topics: Topics, current: Callable[[bytes], bytes | None]
+) -> Changes:
+    """The view entries a batch changes. Events older than the view are skipped,
+    so redelivery and replays are harmless."""
+    changes: Changes = {}
+    for record in records:
+        if record.topic == topics.orders:
+            try:
+                event = codec.decode_event(record.value)
+            except codec.UndecodableEvent:
+                log.warning("skipping undecodable order event at %s[%d]@%d", record.topic, record.partition, record.offset)
+                continue
+            key = order_key(event.order_id)
+            before = changes.get(key) or current(key)
+            if before is not None and order_pb2.Order.FromString(before).version >= event.version:
+                continue
+            changes[key] = event.order.SerializeToString()
+        elif record.topic == topics.inventory_levels:
+            try:
+                level = inventory_pb2.InventoryLevel.FromString(record.value or b"")
+            except DecodeError:
+                log.warning("skipping undecodable inventory level at %s[%d]@%d", record.topic, record.partition, record.offset)
+                continue
+            changes[stock_key(level.product)] = record.value or b""
+    return changes
+
+
+class Projector:
+    """The projection loop, on its own thread (confluent_kafka is blocking)."""
+
+    def __init__(self, consumer_factory: Callable[..., ViewConsumer], view: View, topics: Topics, on_progress: Progress) -> None:
+        self._view = view
+        self._topics = topics
+        self._on_progress = on_progress
+        self._stop = threading.Event()
+        self.caught_up = threading.Event()
+        # Set if the loop dies: the gateway then stops rather than serve a frozen view.
+        self.failed = threading.Event()
+        self._targets: dict[tuple[str, int], int] | None = None
+        self._consumer = consumer_factory(
+            inputs=(topics.orders, topics.inventory_levels),
+            stored_offset=view.position,
+            on_assigned=self._assigned,
+        )
+        self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+
+    def _assigned(self, partitions: list[tuple[str, int]]) -> None:
+        # Ready once the view has reached where the log stood when we got it.
+        self._targets = self._consumer.end_offsets(partitions)
+        log.info("projector assigned %d partitions, catching up to %s", len(partitions), self._targets)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._consumer.close()
+
+    def end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        return self._consumer.end_offsets(partitions)
+
+    def _run(self) -> None:
+        try:
+            self._project()
+        except Exception:
+            log.exception("the projector failed")
+            self.failed.set()
+
+    def _project(self) -> None:
+        last: dict[tuple[str, int], int] = {}
+        while not self._stop.is_set():
+            records = self._consumer.poll(2000, 0.01)
+            positions = self._consumer.positions()
+            changes = project_batch(records, self._topics, self._view.get_raw) if records else {}
+            moved = {tp: o for tp, o in positions.items() if last.get(tp) != o}
+            if changes or moved:
+                self._view.apply(changes, positions)
+                last.update(positions)
+                self._on_progress(changes, positions)
+            if not self.caught_up.is_set() and self._targets is not None:
+                if all(end == 0 or positions.get(tp, -1) >= end for tp, end in self._targets.items()):
+                    log.info("projector caught up")
+                    self.caught_up.set()

@@ -1,0 +1,62 @@
+"""The read models (orders, stock) and the log positions they reflect.
+
+One LevelDB database per gateway instance. Each projected batch writes its
+view changes and the consumed positions in one WriteBatch, so the view and
+its position never disagree, and a restart resumes exactly where it was.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+
+from oms.inventory.v1 import inventory_pb2
+from oms.orders.v1 import order_pb2
+from streams.leveldb import open_db
+
+_ORDER = b"o/"
+_STOCK = b"s/"
+_POSITION = b"p/"
+
+
+def order_key(order_id: str) -> bytes:
+    return _ORDER + order_id.encode()
+
+
+def stock_key(product: str) -> bytes:
+    return _STOCK + product.encode()
+
+
+def _position_key(topic: str, partition: int) -> bytes:
+    return _POSITION + topic.encode() + b"/" + struct.pack(">I", partition)
+
+
+class View:
+    def __init__(self, path: Path) -> None:
+        self._db = open_db(path)
+
+    def order(self, order_id: str) -> order_pb2.Order | None:
+        raw = self._db.get(order_key(order_id))
+        return None if raw is None else order_pb2.Order.FromString(raw)
+
+    def get_raw(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def stock(self, product: str) -> inventory_pb2.InventoryLevel | None:
+        raw = self._db.get(stock_key(product))
+        return None if raw is None else inventory_pb2.InventoryLevel.FromString(raw)
+
+    def position(self, topic: str, partition: int) -> int | None:
+        raw = self._db.get(_position_key(topic, partition))
+        return None if raw is None else struct.unpack(">q", raw)[0]
+
+    def apply(self, changes: Mapping[bytes, bytes], positions: Mapping[tuple[str, int], int]) -> None:
+        with self._db.write_batch(transaction=True) as batch:
+            for key, value in changes.items():
+                batch.put(key, value)
+            for (topic, partition), offset in positions.items():
+                batch.put(_position_key(topic, partition), struct.pack(">q", offset))
+
+    def close(self) -> None:
+        self._db.close()

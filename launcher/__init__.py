@@ -1,0 +1,1 @@
+"""`make run`: the whole platform in the foreground, Kafka included."""

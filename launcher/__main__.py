@@ -1,0 +1,85 @@
+"""python -m launcher: Kafka (unless OMS_KAFKA_BOOTSTRAP names a cluster),
+every service, and a banner once the front door serves. Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from launcher.supervisor import ServiceSpec, Supervisor
+from localkafka import from_env
+from streams.service import configure_logging, create_topics
+from streams.settings import Settings
+
+log = logging.getLogger("launcher")
+
+SERVICES = (
+    ("order-details", ("-m", "validators", "order-details")),
+    ("fraud", ("-m", "validators", "fraud")),
+    ("inventory", ("-m", "validators", "inventory")),
+    ("aggregator", ("-m", "aggregator")),
+)
+
+
+def service_specs(instances: int) -> list[ServiceSpec]:
+    specs = [ServiceSpec("gateway", ("-m", "gateway"))]
+    for name, argv in SERVICES:
+        for instance in range(instances):
+            specs.append(ServiceSpec(f"{name}-{instance}", argv, {"OMS_INSTANCE_ID": str(instance)}))
+    return specs
+
+
+def wait_serving(port: int, stop: threading.Event, timeout_s: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(f"localhost:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            stop.wait(0.2)
+    return False
+
+
+def main() -> int:
+    configure_logging("launcher")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    kafka = from_env(fresh=False)
+    kafka.start()
+    try:
+        settings = Settings.from_env(bootstrap_servers=kafka.bootstrap_servers)
+        create_topics(settings)
+        env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
+        supervisor = Supervisor(service_specs(int(os.environ.get("OMS_INSTANCES") or 1)), env)
+        supervisor.start()
+        try:
+            if wait_serving(settings.grpc_port, stop):
+                print(
+                    f"\nOMS is ready: gRPC at localhost:{settings.grpc_port}, Kafka at {kafka.bootstrap_servers}."
+                    " Ctrl-C stops everything.\n",
+                    flush=True,
+                )
+            while not stop.is_set():
+                supervisor.supervise_once()
+                stop.wait(0.5)
+        finally:
+            log.info("stopping services")
+            supervisor.stop()
+    finally:
+        kafka.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

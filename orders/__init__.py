@@ -1,0 +1,1 @@
+"""The order domain: the Order aggregate, its events and their wire codec."""

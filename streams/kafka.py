@@ -1,0 +1,439 @@
+"""The one module that talks to confluent_kafka.
+
+Everything Kafka-shaped is turned into `Record`/`Output` values and into this
+module's own exceptions here, so that the rest of the code base neither
+imports confluent_kafka nor handles its error objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    Consumer,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+from streams.records import Output, Record
+from streams.topics import TopicSpec
+
+log = logging.getLogger(__name__)
+
+TopicPartitionKey = tuple[str, int]
+
+
+class StreamsError(Exception):
+    """A Kafka operation failed and cannot be retried as it is."""
+
+
+class TransactionAborted(StreamsError):
+    """The transaction failed but can be aborted and the batch redone."""
+
+
+class Fenced(StreamsError):
+    """Another instance took over this instance's work; it must stop writing."""
+
+
+def _common(bootstrap: str, extra: Mapping[str, str] | None = None) -> dict[str, object]:
+    config: dict[str, object] = {"bootstrap.servers": bootstrap, "client.dns.lookup": "use_all_dns_ips"}
+    config.update(extra or {})
+    return config
+
+
+def _producer_config(bootstrap: str, extra: Mapping[str, str] | None) -> dict[str, object]:
+    return {
+        **_common(bootstrap, extra),
+        "enable.idempotence": True,
+        "acks": "all",
+        # The Java client's partitioner, so that keys land where Kafka Streams
+        # and every other Java producer would put them.
+        "partitioner": "murmur2_random",
+        "linger.ms": 2,
+    }
+
+
+def _static_member(group_instance_id: str | None) -> dict[str, object]:
+    # A restarted instance reclaims its partitions at once instead of waiting
+    # out the session timeout; a second process with the same id is fenced.
+    return {"group.instance.id": group_instance_id} if group_instance_id else {}
+
+
+def ensure_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    partitions: int,
+    replication_factor: int,
+    timeout_s: float = 30.0,
+) -> None:
+    """Creates the topics that do not exist yet; existing ones are left alone."""
+    admin = AdminClient(_common(bootstrap))
+    wanted = list(specs)
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    new = []
+    for spec in wanted:
+        if spec.name in existing:
+            continue
+        config = {"cleanup.policy": "compact"} if spec.compacted else {}
+        if replication_factor > 1:
+            config["min.insync.replicas"] = str(replication_factor - 1)
+        new.append(NewTopic(spec.name, partitions, replication_factor, config=config))
+    if not new:
+        return
+    for name, future in admin.create_topics(new, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StreamsError(f"cannot create topic {name}: {exc}") from exc
+
+
+def partition_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
+    metadata = AdminClient(_common(bootstrap)).list_topics(topic, timeout=timeout_s)
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None:
+        raise StreamsError(f"topic {topic} not found")
+    return len(found.partitions)
+
+
+def _record(message: object) -> Record:
+    _, timestamp = message.timestamp()  # type: ignore[attr-defined]
+    return Record(
+        topic=message.topic(),  # type: ignore[attr-defined]
+        partition=message.partition(),  # type: ignore[attr-defined]
+        offset=message.offset(),  # type: ignore[attr-defined]
+        key=message.key(),  # type: ignore[attr-defined]
+        value=message.value(),  # type: ignore[attr-defined]
+        timestamp_ms=timestamp,
+    )
+
+
+def _raise_for(error: KafkaError, what: str) -> None:
+    if error.fatal() or error.code() in (
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+    ):
+        raise Fenced(f"{what}: {error}")
+    if error.txn_requires_abort():
+        raise TransactionAborted(f"{what}: {error}")
+    raise StreamsError(f"{what}: {error}")
+
+
+class TransactionalIO:
+    """A consumer and a transactional producer, bound for exactly-once work.
+
+    The producer's transactional id is fixed per instance, and the consumed
+    offsets are committed inside each transaction together with the group's
+    metadata, so a zombie of an earlier generation is fenced by the broker.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        transactional_id: str,
+        inputs: Iterable[str],
+        on_assigned: Callable[[set[int]], None],
+        on_revoked: Callable[[set[int]], None],
+        extra: Mapping[str, str] | None = None,
+        transaction_timeout_ms: int = 30_000,
+        group_instance_id: str | None = None,
+    ) -> None:
+        self._inputs = list(inputs)
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+        self._consumer = Consumer(
+            {
+                **_common(bootstrap, extra),
+                "group.id": group_id,
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Range assignment keeps partition N of every input on one
+                # instance: the co-partitioning that partitioned state needs.
+                "partition.assignment.strategy": "range",
+                "fetch.wait.max.ms": 10,
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
+                **_static_member(group_instance_id),
+            }
+        )
+        self._producer = Producer(
+            {
+                **_producer_config(bootstrap, extra),
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": transaction_timeout_ms,
+            }
+        )
+        self._delivered: list[tuple[str, int, int]] = []
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        try:
+            self._producer.init_transactions(timeout_s)
+        except KafkaException as exc:
+            _raise_for(exc.args[0], "init_transactions")
+        self._consumer.subscribe(self._inputs, on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
+
+    def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._on_assigned({tp.partition for tp in partitions})
+
+    def _revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._on_revoked({tp.partition for tp in partitions})
+
+    def assignment(self) -> set[int]:
+        return {tp.partition for tp in self._consumer.assignment()}
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(_record(message))
+            elif error.code() != KafkaError._PARTITION_EOF:
+                _raise_for(error, "consume")
+        return records
+
+    def begin(self) -> None:
+        self._delivered.clear()
+        try:
+            self._producer.begin_transaction()
+        except KafkaException as exc:
+            _raise_for(exc.args[0], "begin_transaction")
+
+    def send(self, output: Output) -> None:
+        kwargs: dict[str, object] = {}
+        if output.partition is not None:
+            kwargs["partition"] = output.partition
+        while True:
+            try:
+                self._producer.produce(
+                    output.topic, output.value, output.key, on_delivery=self._on_delivery, **kwargs
+                )
+                return
+            except BufferError:
+                # The local queue is full: let librdkafka send, then try again.
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                _raise_for(exc.args[0], "produce")
+
+    def _on_delivery(self, error: KafkaError | None, message: object) -> None:
+        if error is None:
+            self._delivered.append(
+                (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
+            )
+
+    def commit(self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 60.0) -> list[tuple[str, int, int]]:
+        """Commits the transaction with the consumed offsets; returns what was produced."""
+        positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+        try:
+            if positions:
+                self._producer.send_offsets_to_transaction(
+                    positions, self._consumer.consumer_group_metadata(), timeout_s
+                )
+            self._producer.commit_transaction(timeout_s)
+        except KafkaException as exc:
+            _raise_for(exc.args[0], "commit_transaction")
+        self._producer.poll(0)  # serve the delivery reports of this transaction
+        return list(self._delivered)
+
+    def abort(self, rewind_to: Mapping[TopicPartitionKey, int], timeout_s: float = 60.0) -> None:
+        """Aborts the transaction and rewinds the consumer to redo the batch."""
+        try:
+            self._producer.abort_transaction(timeout_s)
+        except KafkaException as exc:
+            _raise_for(exc.args[0], "abort_transaction")
+        owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        for (topic, partition), offset in rewind_to.items():
+            if (topic, partition) in owned:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._producer.flush(10)
+
+
+def read_changelog(
+    bootstrap: str, topic: str, partition: int, from_offset: int, extra: Mapping[str, str] | None = None
+) -> Iterator[Record]:
+    """Every committed record of one partition from an offset to its current end."""
+    consumer = Consumer(
+        {
+            **_common(bootstrap, extra),
+            "group.id": f"{topic}-restore",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        if from_offset >= end:
+            return
+        consumer.assign([TopicPartition(topic, partition, from_offset)])
+        while True:
+            messages = consumer.consume(num_messages=10_000, timeout=1.0)
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        return
+                    _raise_for(error, f"restore {topic}[{partition}]")
+                yield _record(message)
+    finally:
+        consumer.close()
+
+
+class Publisher:
+    """An idempotent, acks=all producer for request handlers.
+
+    `publish` returns a Future of the record's (partition, offset), resolved
+    once the broker has acknowledged it. A background thread serves delivery
+    reports.
+    """
+
+    def __init__(self, bootstrap: str, extra: Mapping[str, str] | None = None) -> None:
+        self._producer = Producer(_producer_config(bootstrap, extra))
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._serve, name="publisher-poll", daemon=True)
+        self._poller.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
+
+    def publish(self, topic: str, key: bytes, value: bytes | None) -> Future[tuple[int, int]]:
+        result: Future[tuple[int, int]] = Future()
+
+        def delivered(error: KafkaError | None, message: object) -> None:
+            if error is not None:
+                result.set_exception(StreamsError(f"publish to {topic}: {error}"))
+            else:
+                result.set_result((message.partition(), message.offset()))  # type: ignore[attr-defined]
+
+        try:
+            self._producer.produce(topic, value, key, on_delivery=delivered)
+        except (BufferError, KafkaException) as exc:
+            result.set_exception(StreamsError(f"publish to {topic}: {exc}"))
+        return result
+
+    def close(self) -> None:
+        self._producer.flush(10)
+        self._closed.set()
+        self._poller.join(timeout=5)
+
+
+class ViewConsumer:
+    """A read_committed consumer that resumes from offsets the caller stores.
+
+    Used by projectors, which keep their position next to their view instead
+    of in the consumer group.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        inputs: Iterable[str],
+        stored_offset: Callable[[str, int], int | None],
+        on_assigned: Callable[[list[TopicPartitionKey]], None] = lambda _: None,
+        on_revoked: Callable[[list[TopicPartitionKey]], None] = lambda _: None,
+        extra: Mapping[str, str] | None = None,
+        group_instance_id: str | None = None,
+    ) -> None:
+        self._stored_offset = stored_offset
+        # Known read positions beyond what consumer.position() reports: where
+        # reading started, and where the end of a partition was last reached
+        # (past any transaction markers, which position() may not count).
+        self._known: dict[TopicPartitionKey, int] = {}
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+        self._consumer = Consumer(
+            {
+                **_common(bootstrap, extra),
+                "group.id": group_id,
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": "range",
+                "fetch.wait.max.ms": 5,
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
+                **_static_member(group_instance_id),
+            }
+        )
+        self._consumer.subscribe(list(inputs), on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
+        self._admin = AdminClient(_common(bootstrap, extra))
+
+    def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            stored = self._stored_offset(tp.topic, tp.partition)
+            if stored is not None:
+                tp.offset = stored
+                self._known[(tp.topic, tp.partition)] = stored
+        consumer.assign(partitions)
+        self._on_assigned([(tp.topic, tp.partition) for tp in partitions])
+
+    def _revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._known.pop((tp.topic, tp.partition), None)
+        self._on_revoked([(tp.topic, tp.partition) for tp in partitions])
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(_record(message))
+            elif error.code() == KafkaError._PARTITION_EOF:
+                tp = (message.topic(), message.partition())
+                self._known[tp] = max(self._known.get(tp, 0), message.offset())
+            else:
+                raise StreamsError(f"consume: {error}")
+        return records
+
+    def positions(self) -> dict[TopicPartitionKey, int]:
+        """Next offset to read per assigned partition, where known."""
+        positions = {}
+        for tp in self._consumer.position(self._consumer.assignment()):
+            key = (tp.topic, tp.partition)
+            best = max(tp.offset, self._known.get(key, -1))
+            if best >= 0:
+                positions[key] = best
+        return positions
+
+    def end_offsets(self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 10.0) -> dict[TopicPartitionKey, int]:
+        """The last stable offset of each partition: where read_committed ends now."""
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            futures = self._admin.list_offsets(
+                {TopicPartition(t, p): OffsetSpec.latest() for t, p in wanted},
+                isolation_level=IsolationLevel.READ_COMMITTED,
+                request_timeout=timeout_s,
+            )
+            try:
+                return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+            except KafkaException as exc:
+                # Leadership moves right after topic creation and broker restarts.
+                if not exc.args[0].retriable() or time.monotonic() > deadline:
+                    raise StreamsError(f"list_offsets: {exc}") from exc
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self._consumer.close()

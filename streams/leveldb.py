@@ -1,0 +1,63 @@
+"""The one module that talks to plyvel (LevelDB).
+
+LevelDB admits one process per database, so every process opens its own,
+under a directory named after the service and its instance id.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import plyvel
+
+_STATE = b"s"
+_CHECKPOINT = b"c"
+
+
+def _partition_prefix(kind: bytes, partition: int) -> bytes:
+    return kind + struct.pack(">I", partition)
+
+
+def open_db(path: Path) -> plyvel.DB:
+    path.mkdir(parents=True, exist_ok=True)
+    return plyvel.DB(str(path), create_if_missing=True)
+
+
+class LevelDbBackend:
+    """StateBackend on LevelDB: state and changelog checkpoints in one batch."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = open_db(path)
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        return self._db.get(_partition_prefix(_STATE, partition) + key)
+
+    def scan(self, partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        base = _partition_prefix(_STATE, partition)
+        skip = len(base)
+        for key, value in self._db.iterator(prefix=base + prefix):
+            yield key[skip:], value
+
+    def apply(
+        self,
+        changes: Mapping[tuple[int, bytes], bytes | None],
+        checkpoints: Mapping[int, int],
+    ) -> None:
+        with self._db.write_batch(transaction=True) as batch:
+            for (partition, key), value in changes.items():
+                full = _partition_prefix(_STATE, partition) + key
+                if value is None:
+                    batch.delete(full)
+                else:
+                    batch.put(full, value)
+            for partition, offset in checkpoints.items():
+                batch.put(_partition_prefix(_CHECKPOINT, partition), struct.pack(">q", offset))
+
+    def checkpoint(self, partition: int) -> int:
+        raw = self._db.get(_partition_prefix(_CHECKPOINT, partition))
+        return struct.unpack(">q", raw)[0] if raw else 0
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,151 @@
+"""Drives a processor against Kafka: consume -> step -> produce, exactly once.
+
+Each batch is one Kafka transaction holding the batch's outputs, its state
+changes (as changelog records) and its consumed offsets. Only after the
+transaction commits does the local LevelDB store receive the same state
+changes, with the changelog offset they reach. A crash anywhere loses
+nothing: before the commit, the transaction aborts and the batch is consumed
+again; after it, the store catches up from the changelog on start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from streams.batch import run_batch
+from streams.kafka import TransactionAborted, TransactionalIO, read_changelog
+from streams.processor import Processor
+from streams.records import Output
+from streams.state import BatchState, MemoryBackend, StateBackend
+
+log = logging.getLogger(__name__)
+
+
+class ProcessorRunner:
+    def __init__(
+        self,
+        processor: Processor,
+        bootstrap: str,
+        group_id: str,
+        transactional_id: str,
+        changelog_topic: str,
+        dead_letter_topic: str,
+        backend: StateBackend | None = None,
+        max_batch: int = 1000,
+        commit_interval_ms: int = 20,
+        punctuate_interval_ms: int = 200,
+        clock: Callable[[], float] = time.time,
+        kafka_extra: Mapping[str, str] | None = None,
+        group_instance_id: str | None = None,
+    ) -> None:
+        self.processor = processor
+        self._bootstrap = bootstrap
+        self._changelog = changelog_topic
+        self._dead_letters = dead_letter_topic
+        self._backend = backend if backend is not None else MemoryBackend()
+        self._max_batch = max_batch
+        self._interval_s = commit_interval_ms / 1000
+        self._punctuate_interval_ms = punctuate_interval_ms
+        self._clock = clock
+        self._kafka_extra = kafka_extra
+        self._owned: set[int] = set()
+        self._last_punctuation_ms = 0
+        self.ready = threading.Event()
+        self.committed_batches = 0
+        self.aborted_batches = 0
+        self._io = TransactionalIO(
+            bootstrap,
+            group_id,
+            transactional_id,
+            processor.inputs,
+            on_assigned=self._assigned,
+            on_revoked=self._revoked,
+            extra=kafka_extra,
+            group_instance_id=group_instance_id,
+        )
+
+    def _assigned(self, partitions: set[int]) -> None:
+        if self.processor.stateful:
+            for partition in sorted(partitions - self._owned):
+                self._restore(partition)
+        self._owned |= partitions
+        self.ready.set()
+        log.info("%s owns partitions %s", self.processor.name, sorted(self._owned))
+
+    def _revoked(self, partitions: set[int]) -> None:
+        # No transaction is open here: rebalances happen inside poll(), and
+        # every batch is committed or aborted before the next poll.
+        self._owned -= partitions
+
+    def _restore(self, partition: int) -> None:
+        start = self._backend.checkpoint(partition)
+        changes: dict[tuple[int, bytes], bytes | None] = {}
+        restored = 0
+        next_offset = start
+        for record in read_changelog(self._bootstrap, self._changelog, partition, start, self._kafka_extra):
+            if record.key is not None:
+                changes[(partition, record.key)] = record.value
+            next_offset = record.offset + 1
+            restored += 1
+            if len(changes) >= 10_000:
+                self._backend.apply(changes, {partition: next_offset})
+                changes = {}
+        if restored:
+            self._backend.apply(changes, {partition: next_offset})
+        log.info("%s restored partition %d: %d changelog records from offset %d", self.processor.name, partition, restored, start)
+
+    def run(self, stop: threading.Event) -> None:
+        self._io.start()
+        try:
+            while not stop.is_set():
+                self.step()
+        finally:
+            self._io.close()
+            self._backend.close()
+
+    def step(self) -> None:
+        """Polls once and processes what came as one transaction."""
+        records = self._io.poll(self._max_batch, self._interval_s)
+        now_ms = int(self._clock() * 1000)
+        punctuate = now_ms - self._last_punctuation_ms >= self._punctuate_interval_ms
+        if not records and not punctuate:
+            return
+        state = BatchState(self._backend)
+        outputs = run_batch(
+            self.processor,
+            records,
+            state,
+            now_ms,
+            self._dead_letters,
+            punctuate_partitions=self._owned if punctuate else (),
+        )
+        if punctuate:
+            self._last_punctuation_ms = now_ms
+        if not records and not outputs and not state.changes:
+            return
+        first: dict[tuple[str, int], int] = {}
+        following: dict[tuple[str, int], int] = {}
+        for record in records:
+            first.setdefault((record.topic, record.partition), record.offset)
+            following[(record.topic, record.partition)] = record.offset + 1
+        try:
+            self._io.begin()
+            for output in outputs:
+                self._io.send(output)
+            for (partition, key), value in state.changes.items():
+                self._io.send(Output(self._changelog, key, value, partition=partition))
+            delivered = self._io.commit(following)
+        except TransactionAborted as exc:
+            log.warning("%s aborts a batch of %d records: %s", self.processor.name, len(records), exc)
+            self.aborted_batches += 1
+            self._io.abort(first)
+            return
+        self.committed_batches += 1
+        checkpoints: dict[int, int] = {}
+        for topic, partition, offset in delivered:
+            if topic == self._changelog:
+                checkpoints[partition] = max(checkpoints.get(partition, 0), offset + 1)
+        self._backend.apply(state.changes, checkpoints)

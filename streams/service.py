@@ -1,0 +1,84 @@
+"""Running a processor as a service: wiring from settings, signals, logging."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+
+from streams.kafka import ensure_topics
+from streams.leveldb import LevelDbBackend
+from streams.processor import Processor
+from streams.runner import ProcessorRunner
+from streams.settings import Settings
+from streams.topics import Topics
+
+STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator")
+
+
+def die_with_parent() -> None:
+    """Under a supervisor, exit when it dies, even if it was killed outright."""
+    supervisor = os.environ.get("OMS_SUPERVISOR_PID")
+    if not supervisor:
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != int(supervisor):  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def configure_logging(service: str) -> None:
+    logging.basicConfig(
+        level=os.environ.get("OMS_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def create_topics(settings: Settings) -> None:
+    ensure_topics(
+        settings.bootstrap_servers,
+        Topics(settings.namespace).all(STATEFUL_PROCESSORS),
+        settings.partitions,
+        settings.replication_factor,
+    )
+
+
+def build_runner(processor: Processor, settings: Settings) -> ProcessorRunner:
+    topics = Topics(settings.namespace)
+    member = f"{processor.name}-{settings.instance_id}"
+    backend = None
+    if processor.stateful:
+        backend = LevelDbBackend(settings.data_dir / "state" / topics.group(member))
+    return ProcessorRunner(
+        processor,
+        settings.bootstrap_servers,
+        group_id=topics.group(processor.name),
+        transactional_id=topics.group(member),
+        changelog_topic=topics.changelog(processor.name),
+        dead_letter_topic=topics.dead_letters,
+        backend=backend,
+        max_batch=settings.max_batch,
+        commit_interval_ms=settings.commit_interval_ms,
+        kafka_extra=settings.extra_kafka,
+        group_instance_id=topics.group(member),
+    )
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def run_processor(processor: Processor, settings: Settings) -> None:
+    """The body of every processor's entry point."""
+    die_with_parent()
+    configure_logging(processor.name)
+    create_topics(settings)
+    stop = stop_on_signals()
+    build_runner(processor, settings).run(stop)

@@ -1,0 +1,56 @@
+"""Platform settings: class defaults, then environment, then arguments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service needs to know about its surroundings."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    data_dir: Path = REPO_ROOT / ".oms-data"
+    grpc_port: int = 50051
+    partitions: int = 3
+    replication_factor: int = 1
+    # Short, because each batch's transaction commit is on the latency path.
+    commit_interval_ms: int = 20
+    max_batch: int = 1000
+    validation_timeout_ms: int = 30_000
+    instance_id: str = "0"
+    # Prefix of every topic and group name, so that test runs and side-by-side
+    # platforms on one cluster never see each other's records.
+    namespace: str = ""
+    extra_kafka: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        port = _env_int("OMS_KAFKA_PORT", 9092)
+        values: dict[str, object] = {
+            "bootstrap_servers": os.environ.get("OMS_KAFKA_BOOTSTRAP") or f"127.0.0.1:{port}",
+            "data_dir": Path(os.environ.get("OMS_DATA_DIR") or cls.data_dir),
+            "grpc_port": _env_int("OMS_GRPC_PORT", cls.grpc_port),
+            "partitions": _env_int("OMS_PARTITIONS", cls.partitions),
+            "replication_factor": _env_int("OMS_REPLICATION_FACTOR", cls.replication_factor),
+            "commit_interval_ms": _env_int("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),
+            "validation_timeout_ms": _env_int(
+                "OMS_VALIDATION_TIMEOUT_MS", cls.validation_timeout_ms
+            ),
+            "instance_id": os.environ.get("OMS_INSTANCE_ID") or cls.instance_id,
+            "namespace": os.environ.get("OMS_NAMESPACE", cls.namespace),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}{name}"

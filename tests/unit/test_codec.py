@@ -1,0 +1,76 @@
+"""Order events between the domain and their protobuf records."""
+
+from __future__ import annotations
+
+import pytest
+
+from oms.orders.v1 import events_pb2, order_pb2
+from orders import codec
+from orders.domain import Check, CheckOutcome, Order, OrderDetails, OrderState, Result
+
+DETAILS = OrderDetails("o-1", 5, "JUMPERS", 2, 12.5)
+ALL_PASSED = tuple(CheckOutcome(c, Result.PASS) for c in Check)
+
+
+def placed_record() -> events_pb2.OrderEvent:
+    order = Order.place(DETAILS)
+    (record,) = codec.events_to_pb(order, order.collect_events())
+    return record
+
+
+def test_an_order_placed_record_carries_the_details_and_a_created_snapshot() -> None:
+    record = placed_record()
+
+    assert record.WhichOneof("kind") == "placed"
+    assert (record.order_id, record.version) == ("o-1", 1)
+    assert (record.placed.customer_id, record.placed.product, record.placed.quantity, record.placed.price) == (5, "JUMPERS", 2, 12.5)
+    assert (record.order.state, record.order.version) == (order_pb2.ORDER_STATE_CREATED, 1)
+
+
+def test_a_placed_record_round_trips_through_bytes() -> None:
+    record = placed_record()
+
+    assert codec.decode_event(record.SerializeToString()) == record
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, b"", b"\xff\xfe\xfd", events_pb2.OrderEvent(order_id="o-1").SerializeToString()],
+    ids=["none", "empty", "garbage", "no-kind-no-order"],
+)
+def test_what_is_not_a_whole_order_event_is_undecodable(data: bytes | None) -> None:
+    with pytest.raises(codec.UndecodableEvent):
+        codec.decode_event(data)
+
+
+def test_a_rehydrated_order_takes_a_verdict_recorded_as_version_two() -> None:
+    order = codec.rehydrate(placed_record().order)
+    assert order.details == DETAILS
+
+    order.validate(checks=ALL_PASSED)
+    (record,) = codec.events_to_pb(order, order.collect_events())
+
+    assert record.WhichOneof("kind") == "validated"
+    assert (record.version, record.order.version, record.order.state) == (2, 2, order_pb2.ORDER_STATE_VALIDATED)
+    assert [codec.outcome_from_pb(c) for c in record.validated.checks] == list(ALL_PASSED)
+
+
+def test_only_a_freshly_placed_order_can_be_rehydrated() -> None:
+    order = Order.place(DETAILS)
+    order.fail(checks=ALL_PASSED)
+    decided = codec.order_to_pb(order)
+    assert order.state is OrderState.FAILED
+
+    with pytest.raises(ValueError):
+        codec.rehydrate(decided)
+
+
+def test_each_record_carries_the_order_as_of_its_own_event() -> None:
+    order = Order.place(DETAILS)
+    order.fail(checks=ALL_PASSED)
+
+    placed, failed = codec.events_to_pb(order, order.collect_events())
+
+    assert (placed.version, failed.version) == (1, 2)
+    assert (placed.order.version, placed.order.state) == (1, order_pb2.ORDER_STATE_CREATED)
+    assert (failed.order.version, failed.order.state) == (2, order_pb2.ORDER_STATE_FAILED)

@@ -1,0 +1,320 @@
+"""The whole validation pipeline in memory: the real processors on the TestDriver."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aggregator.processor import AggregatorProcessor
+from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
+from oms.inventory.v1 import inventory_pb2
+from oms.orders.v1 import events_pb2, order_pb2
+from orders import codec
+from orders.domain import Check, CheckOutcome, Order, OrderDetails, Result
+from streams.testing import TestDriver
+from streams.topics import Topics
+from validators.processors import FraudProcessor, InventoryProcessor, OrderDetailsProcessor
+
+TOPICS = Topics()
+TIMEOUT_MS = 30_000
+TERMINAL_KINDS = ("validated", "failed")
+
+
+class Pipeline:
+    """The validators and the aggregator wired on one in-memory driver."""
+
+    def __init__(self, *, with_fraud: bool = True, timeout_ms: int = TIMEOUT_MS) -> None:
+        processors = [OrderDetailsProcessor(TOPICS), InventoryProcessor(TOPICS), AggregatorProcessor(TOPICS, timeout_ms)]
+        if with_fraud:
+            processors.insert(1, FraudProcessor(TOPICS))
+        self.driver = TestDriver(processors, partitions=3, dead_letter_topic=TOPICS.dead_letters)
+        # Deadlines count from the orders' placed_at (wall clock): run the driver's clock from now.
+        self.driver.now_ms = int(time.time() * 1000)
+        self._placed = 0
+
+    def stock(self, **levels: int) -> None:
+        for product, quantity in levels.items():
+            level = inventory_pb2.StockLevel(product=product, quantity=quantity, update_id=f"set-{product}")
+            self.driver.pipe(TOPICS.warehouse_inventory, product.encode(), level.SerializeToString())
+        self.driver.run()
+
+    def placed_record(
+        self, product: str = "JUMPERS", quantity: int = 1, price: float = 10.0, customer_id: int = 1, order_id: str = ""
+    ) -> tuple[str, bytes]:
+        """The OrderPlaced record of a new order, as the gateway would write it."""
+        self._placed += 1
+        order_id = order_id or f"order-{self._placed}"
+        order = Order.place(OrderDetails(order_id, customer_id, product, quantity, price))
+        (event,) = codec.events_to_pb(order, order.collect_events())
+        return order_id, event.SerializeToString()
+
+    def pipe_order(self, order_id: str, value: bytes) -> None:
+        self.driver.pipe(TOPICS.orders, order_id.encode(), value)
+
+    def place(self, **details: object) -> str:
+        order_id, value = self.placed_record(**details)  # type: ignore[arg-type]
+        self.pipe_order(order_id, value)
+        self.driver.run()
+        return order_id
+
+    def let_timeouts_pass(self) -> None:
+        """Moves the clock well past every pending order's deadline."""
+        self.driver.advance(2 * TIMEOUT_MS)
+
+    def events(self, order_id: str) -> list[events_pb2.OrderEvent]:
+        return [
+            codec.decode_event(r.value)
+            for r in self.driver.records(TOPICS.orders)
+            if r.key == order_id.encode()
+        ]
+
+    def terminal_events(self, order_id: str) -> list[events_pb2.OrderEvent]:
+        return [e for e in self.events(order_id) if e.WhichOneof("kind") in TERMINAL_KINDS]
+
+    def verdict(self, order_id: str) -> events_pb2.OrderEvent:
+        """The order's one terminal event (fails if there is none or more than one)."""
+        (terminal,) = self.terminal_events(order_id)
+        return terminal
+
+    def state(self, order_id: str) -> int:
+        return self.verdict(order_id).order.state
+
+    def outcome(self, order_id: str, check: int) -> order_pb2.CheckOutcome:
+        (outcome,) = [c for c in self.verdict(order_id).order.checks if c.check_type == check]
+        return outcome
+
+    def answers(self, order_id: str, check: int) -> int:
+        """How many validations a check published for an order."""
+        validations = [
+            events_pb2.OrderValidation.FromString(r.value) for r in self.driver.records(TOPICS.order_validations)
+        ]
+        return sum(1 for v in validations if v.order_id == order_id and v.outcome.check_type == check)
+
+    def level(self, product: str) -> inventory_pb2.InventoryLevel:
+        """The last published inventory level of a product."""
+        levels = [r for r in self.driver.records(TOPICS.inventory_levels) if r.key == product.encode()]
+        assert levels, f"no inventory level published for {product}"
+        return inventory_pb2.InventoryLevel.FromString(levels[-1].value)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [DeadLetter.FromString(r.value) for r in self.driver.records(TOPICS.dead_letters)]
+
+
+@pytest.fixture
+def pipeline() -> Pipeline:
+    return Pipeline()
+
+
+def test_ten_orders_within_stock_are_all_validated_once(pipeline: Pipeline) -> None:
+    pipeline.stock(UNDERPANTS=75, JUMPERS=10)
+
+    order_ids = [pipeline.place(product="JUMPERS", quantity=1, customer_id=i) for i in range(1, 11)]
+    pipeline.let_timeouts_pass()
+
+    assert [pipeline.state(o) for o in order_ids] == [order_pb2.ORDER_STATE_VALIDATED] * 10
+    assert pipeline.level("JUMPERS").reserved == 10
+    assert pipeline.dead_letters() == []
+
+
+def test_ten_orders_placed_at_once_are_all_validated(pipeline: Pipeline) -> None:
+    pipeline.stock(UNDERPANTS=75, JUMPERS=10)
+
+    records = [pipeline.placed_record(product="JUMPERS", customer_id=i) for i in range(1, 11)]
+    for order_id, value in records:
+        pipeline.pipe_order(order_id, value)
+    pipeline.driver.run()
+
+    assert [pipeline.state(o) for o, _ in records] == [order_pb2.ORDER_STATE_VALIDATED] * 10
+
+
+def test_a_validated_order_lists_three_passed_checks(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=1)
+
+    order_id = pipeline.place(product="JUMPERS")
+
+    verdict = pipeline.verdict(order_id)
+    assert verdict.WhichOneof("kind") == "validated"
+    assert verdict.version == 2
+    assert sorted((c.check_type, c.result) for c in verdict.validated.checks) == [
+        (order_pb2.CHECK_TYPE_ORDER_DETAILS, order_pb2.CHECK_RESULT_PASS),
+        (order_pb2.CHECK_TYPE_FRAUD, order_pb2.CHECK_RESULT_PASS),
+        (order_pb2.CHECK_TYPE_INVENTORY, order_pb2.CHECK_RESULT_PASS),
+    ]
+
+
+def test_orders_without_stock_left_all_fail(pipeline: Pipeline) -> None:
+    pipeline.stock(UNDERPANTS=75, JUMPERS=0)
+
+    order_ids = [pipeline.place(product="JUMPERS", customer_id=i) for i in range(1, 11)]
+
+    assert [pipeline.state(o) for o in order_ids] == [order_pb2.ORDER_STATE_FAILED] * 10
+    assert pipeline.level("JUMPERS").reserved == 0
+
+
+def test_a_failed_order_gives_its_reservation_back(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=10)
+    pipeline.place(product="JUMPERS", quantity=2)
+    assert pipeline.level("JUMPERS").reserved == 2
+
+    # Inventory passes and reserves, but the fraud check fails the order.
+    order_id = pipeline.place(product="JUMPERS", quantity=3, price=1000.0, customer_id=99)
+
+    assert pipeline.state(order_id) == order_pb2.ORDER_STATE_FAILED
+    assert pipeline.outcome(order_id, order_pb2.CHECK_TYPE_INVENTORY).result == order_pb2.CHECK_RESULT_PASS
+    assert pipeline.level("JUMPERS").reserved == 2
+
+
+def test_an_order_for_a_product_without_stock_record_fails_with_an_inventory_reason(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=10)
+
+    order_id = pipeline.place(product="STOCKINGS")
+
+    assert pipeline.state(order_id) == order_pb2.ORDER_STATE_FAILED
+    inventory = pipeline.outcome(order_id, order_pb2.CHECK_TYPE_INVENTORY)
+    assert inventory.result == order_pb2.CHECK_RESULT_FAIL
+    assert "no stock record" in inventory.reason
+
+
+def test_a_malformed_order_fails_with_a_details_reason(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=10)
+
+    order_id = pipeline.place(product="JUMPERS", quantity=-1)
+
+    assert pipeline.state(order_id) == order_pb2.ORDER_STATE_FAILED
+    details = pipeline.outcome(order_id, order_pb2.CHECK_TYPE_ORDER_DETAILS)
+    assert details.result == order_pb2.CHECK_RESULT_FAIL
+    assert "quantity" in details.reason
+
+
+def test_an_undecodable_order_record_becomes_a_dead_letter_and_processing_goes_on(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=10)
+    garbage = b"\xff\xfenot an order event"
+    pipeline.driver.pipe(TOPICS.orders, b"bad-order", garbage)
+
+    order_id = pipeline.place(product="JUMPERS")
+
+    letters = pipeline.dead_letters()
+    assert letters, "the bad record was not dead-lettered"
+    assert all(letter.value == garbage and letter.key == b"bad-order" for letter in letters)
+    assert all(letter.source_topic == TOPICS.orders and letter.reason for letter in letters)
+    # Every processor that reads `orders` gives up on it once, under its own name.
+    assert sorted(letter.processor for letter in letters) == sorted(
+        ["order-details-check", "fraud-check", "inventory-check", "validation-aggregator"]
+    )
+    assert pipeline.state(order_id) == order_pb2.ORDER_STATE_VALIDATED
+
+
+def test_an_empty_order_record_becomes_a_dead_letter(pipeline: Pipeline) -> None:
+    pipeline.driver.pipe(TOPICS.orders, b"empty", b"")
+    pipeline.driver.run()
+
+    assert pipeline.dead_letters()
+    assert all(letter.value == b"" and "empty" in letter.reason for letter in pipeline.dead_letters())
+
+
+def test_a_duplicated_order_placed_record_is_decided_once_and_reserved_once(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=10)
+    order_id, value = pipeline.placed_record(product="JUMPERS", quantity=4)
+
+    pipeline.pipe_order(order_id, value)
+    pipeline.pipe_order(order_id, value)
+    pipeline.driver.run()
+    pipeline.let_timeouts_pass()
+
+    assert pipeline.state(order_id) == order_pb2.ORDER_STATE_VALIDATED
+    assert pipeline.level("JUMPERS").reserved == 4
+    # The stateful checks recognise the duplicate; the stateless details check answers twice, harmlessly.
+    assert pipeline.answers(order_id, order_pb2.CHECK_TYPE_FRAUD) == 1
+    assert pipeline.answers(order_id, order_pb2.CHECK_TYPE_INVENTORY) == 1
+
+
+def test_a_duplicate_redelivered_after_the_verdict_changes_nothing(pipeline: Pipeline) -> None:
+    pipeline.stock(JUMPERS=10)
+    order_id, value = pipeline.placed_record(product="JUMPERS", quantity=4)
+    pipeline.pipe_order(order_id, value)
+    pipeline.driver.run()
+
+    pipeline.pipe_order(order_id, value)
+    pipeline.driver.run()
+    pipeline.let_timeouts_pass()
+
+    assert pipeline.state(order_id) == order_pb2.ORDER_STATE_VALIDATED
+    assert pipeline.level("JUMPERS").reserved == 4
+
+
+def test_a_customer_over_the_fraud_limit_fails_the_order_that_reaches_it(pipeline: Pipeline) -> None:
+    pipeline.stock(UNDERPANTS=75)
+
+    first = pipeline.place(product="UNDERPANTS", quantity=10, price=100.0, customer_id=2)
+    second = pipeline.place(product="UNDERPANTS", quantity=10, price=100.0, customer_id=2)
+
+    assert pipeline.state(first) == order_pb2.ORDER_STATE_VALIDATED
+    assert pipeline.state(second) == order_pb2.ORDER_STATE_FAILED
+    assert pipeline.outcome(second, order_pb2.CHECK_TYPE_FRAUD).result == order_pb2.CHECK_RESULT_FAIL
+    assert pipeline.level("UNDERPANTS").reserved == 10
+
+
+class TestAggregatorTimeout:
+    """Without a fraud check, orders wait for it until the aggregator's timeout."""
+
+    @staticmethod
+    def start() -> tuple[Pipeline, str]:
+        pipeline = Pipeline(with_fraud=False)
+        pipeline.stock(JUMPERS=10)
+        order_id, value = pipeline.placed_record(product="JUMPERS")
+        # The deadline counts from the order's placed_at (wall clock): run the driver's clock from there.
+        pipeline.driver.now_ms = codec.decode_event(value).order.placed_at.ToMilliseconds()  # exact, unlike Pipeline's
+        pipeline.pipe_order(order_id, value)
+        pipeline.driver.run()
+        return pipeline, order_id
+
+    def test_no_verdict_before_the_timeout(self) -> None:
+        pipeline, order_id = self.start()
+
+        pipeline.driver.advance(TIMEOUT_MS - 1)
+
+        assert pipeline.terminal_events(order_id) == []
+
+    def test_a_missing_check_fails_the_order_after_the_timeout(self) -> None:
+        pipeline, order_id = self.start()
+
+        pipeline.driver.advance(TIMEOUT_MS + 1)
+
+        assert pipeline.state(order_id) == order_pb2.ORDER_STATE_FAILED
+        fraud = pipeline.outcome(order_id, order_pb2.CHECK_TYPE_FRAUD)
+        assert fraud.result == order_pb2.CHECK_RESULT_TIMEOUT
+        assert str(TIMEOUT_MS) in fraud.reason
+        assert pipeline.outcome(order_id, order_pb2.CHECK_TYPE_INVENTORY).result == order_pb2.CHECK_RESULT_PASS
+
+    def test_a_timed_out_order_gives_its_reservation_back(self) -> None:
+        pipeline, order_id = self.start()
+        assert pipeline.level("JUMPERS").reserved == 1
+
+        pipeline.driver.advance(TIMEOUT_MS + 1)
+
+        assert pipeline.level("JUMPERS").reserved == 0
+
+    def test_a_late_validation_after_the_verdict_adds_no_second_verdict(self) -> None:
+        pipeline, order_id = self.start()
+        pipeline.driver.advance(TIMEOUT_MS + 1)
+
+        late = events_pb2.OrderValidation(
+            order_id=order_id, outcome=codec.outcome_to_pb(CheckOutcome(Check.FRAUD, Result.PASS))
+        )
+        pipeline.driver.pipe(TOPICS.order_validations, order_id.encode(), late.SerializeToString())
+        pipeline.driver.run()
+        pipeline.driver.advance(TIMEOUT_MS + 1)
+
+        assert pipeline.state(order_id) == order_pb2.ORDER_STATE_FAILED  # still exactly one terminal event
+        assert pipeline.dead_letters() == []
+
+
+def test_a_failed_order_with_a_negative_price_does_not_open_a_fraud_loophole(pipeline: Pipeline) -> None:
+    pipeline.stock(UNDERPANTS=75)
+    decoy = pipeline.place(product="UNDERPANTS", quantity=1, price=-5000.0, customer_id=3)
+    assert pipeline.state(decoy) == order_pb2.ORDER_STATE_FAILED
+
+    big = pipeline.place(product="UNDERPANTS", quantity=30, price=100.0, customer_id=3)  # 3000 >= 2000 alone
+
+    assert pipeline.state(big) == order_pb2.ORDER_STATE_FAILED

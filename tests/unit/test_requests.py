@@ -1,0 +1,114 @@
+"""Request shape checks of PlaceOrder: bad fields are named, business rules are not enforced here."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from google.rpc import code_pb2, error_details_pb2
+
+from gateway.errors import RequestError
+from gateway.requests import place_order_details, require_order_id, require_product
+from oms.orders.v1 import command_service_pb2
+from orders.domain import OrderDetails
+
+
+def request(**changes: object) -> command_service_pb2.PlaceOrderRequest:
+    fields: dict[str, object] = {"order_id": "order-1", "customer_id": 7, "product": "JUMPERS", "quantity": 2, "price": 9.5}
+    fields.update(changes)
+    return command_service_pb2.PlaceOrderRequest(**fields)  # type: ignore[arg-type]
+
+
+def violations(error: RequestError) -> dict[str, str]:
+    """The BadRequest field violations of an INVALID_ARGUMENT error, by field."""
+    assert error.status.code == code_pb2.INVALID_ARGUMENT
+    (detail,) = error.status.details
+    bad = error_details_pb2.BadRequest()
+    assert detail.Unpack(bad)
+    return {v.field: v.description for v in bad.field_violations}
+
+
+def rejected_fields(**changes: object) -> dict[str, str]:
+    with pytest.raises(RequestError) as raised:
+        place_order_details(request(**changes))
+    return violations(raised.value)
+
+
+def test_a_well_formed_request_gives_the_order_details() -> None:
+    assert place_order_details(request()) == OrderDetails("order-1", 7, "JUMPERS", 2, 9.5)
+
+
+@pytest.mark.parametrize(
+    "order_id",
+    ["a" * 64, "A-z.0_9:x", "1"],
+    ids=["max-length", "every-allowed-char-class", "one-char"],
+)
+def test_allowed_order_ids_are_accepted(order_id: str) -> None:
+    assert place_order_details(request(order_id=order_id)).order_id == order_id
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"order_id": ""}, "order_id", id="order-id-empty"),
+        pytest.param({"order_id": "a" * 65}, "order_id", id="order-id-too-long"),
+        pytest.param({"order_id": "has space"}, "order_id", id="order-id-space"),
+        pytest.param({"order_id": "a/b"}, "order_id", id="order-id-slash"),
+        pytest.param({"order_id": "ordér"}, "order_id", id="order-id-non-ascii"),
+        pytest.param({"order_id": "abc\n"}, "order_id", id="order-id-trailing-newline"),
+        pytest.param({"customer_id": 0}, "customer_id", id="customer-id-zero"),
+        pytest.param({"customer_id": -1}, "customer_id", id="customer-id-negative"),
+        pytest.param({"product": ""}, "product", id="product-empty"),
+        pytest.param({"product": "P" * 65}, "product", id="product-too-long"),
+        pytest.param({"price": math.nan}, "price", id="price-nan"),
+        pytest.param({"price": math.inf}, "price", id="price-infinite"),
+        pytest.param({"price": -math.inf}, "price", id="price-minus-infinite"),
+    ],
+)
+def test_a_bad_field_is_rejected_as_invalid_argument_naming_it(changes: dict[str, object], field: str) -> None:
+    fields = rejected_fields(**changes)
+
+    assert list(fields) == [field]
+    assert fields[field]
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    fields = rejected_fields(order_id="", customer_id=0, product="", price=math.nan)
+
+    assert set(fields) == {"order_id", "customer_id", "product", "price"}
+
+
+def test_the_error_message_names_the_bad_fields() -> None:
+    with pytest.raises(RequestError) as raised:
+        place_order_details(request(order_id="", price=math.inf))
+
+    assert "order_id" in str(raised.value) and "price" in str(raised.value)
+    assert raised.value.status.message == str(raised.value)
+
+
+def test_a_product_of_the_maximum_length_is_accepted() -> None:
+    assert place_order_details(request(product="P" * 64)).product == "P" * 64
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"quantity": -3}, {"quantity": 0}, {"price": -2.5}],
+    ids=["negative-quantity", "zero-quantity", "negative-price"],
+)
+def test_business_rule_violations_are_left_to_the_validators(changes: dict[str, object]) -> None:
+    details = place_order_details(request(**changes))
+
+    for name, value in changes.items():
+        assert getattr(details, name) == value
+
+
+def test_require_order_id_and_product_reject_with_the_same_violations() -> None:
+    with pytest.raises(RequestError) as bad_id:
+        require_order_id("no spaces allowed")
+    with pytest.raises(RequestError) as bad_product:
+        require_product("")
+
+    assert list(violations(bad_id.value)) == ["order_id"]
+    assert list(violations(bad_product.value)) == ["product"]
+    assert require_order_id("ok-1") == "ok-1"
+    assert require_product("JUMPERS") == "JUMPERS"

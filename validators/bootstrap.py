@@ -1,0 +1,18 @@
+"""Composition root of the validators: which processor runs under which name."""
+
+from __future__ import annotations
+
+from streams.processor import Processor
+from streams.settings import Settings
+from streams.topics import Topics
+from validators.processors import FraudProcessor, InventoryProcessor, OrderDetailsProcessor
+
+CHECKS = {
+    "order-details": OrderDetailsProcessor,
+    "fraud": FraudProcessor,
+    "inventory": InventoryProcessor,
+}
+
+
+def build_check(check: str, settings: Settings) -> Processor:
+    return CHECKS[check](Topics(settings.namespace))

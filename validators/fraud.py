@@ -1,0 +1,60 @@
+"""Fraud check: a customer's spending per session of activity.
+
+Orders of one customer less than an hour apart form one session; once a
+session's total reaches the limit, that order and every later one in the
+session fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from orders.domain import Check, CheckOutcome, Result
+
+FRAUD_LIMIT = 2000.0
+SESSION_GAP_MS = 60 * 60 * 1000
+# How long a closed session is kept for orders that arrive late.
+SESSION_GRACE_MS = SESSION_GAP_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    start_ms: int
+    end_ms: int
+    total: float
+    order_ids: tuple[str, ...]
+
+    def reaches(self, at_ms: int) -> bool:
+        return self.start_ms - SESSION_GAP_MS <= at_ms <= self.end_ms + SESSION_GAP_MS
+
+
+def check_fraud(
+    sessions: tuple[Session, ...], customer_id: int, order_id: str, amount: float, at_ms: int
+) -> tuple[CheckOutcome | None, tuple[Session, ...]]:
+    """The outcome for one order and the customer's sessions after it.
+
+    Returns no outcome for an order already counted, so a redelivery is
+    neither counted nor answered twice.
+    """
+    if any(order_id in s.order_ids for s in sessions):
+        return None, sessions
+    # A negative or non-numeric amount (an order its details check fails)
+    # must not lower the session's total and open the way for a big order.
+    counted = amount if math.isfinite(amount) and amount > 0 else 0.0
+    joined = [s for s in sessions if s.reaches(at_ms)]
+    merged = Session(
+        start_ms=min([at_ms, *(s.start_ms for s in joined)]),
+        end_ms=max([at_ms, *(s.end_ms for s in joined)]),
+        total=sum(s.total for s in joined) + counted,
+        order_ids=tuple(i for s in joined for i in s.order_ids) + (order_id,),
+    )
+    latest = max([merged.end_ms, *(s.end_ms for s in sessions)])
+    kept = tuple(
+        s for s in sessions if s not in joined and s.end_ms + SESSION_GAP_MS + SESSION_GRACE_MS >= latest
+    )
+    after = tuple(sorted((*kept, merged), key=lambda s: s.start_ms))
+    if merged.total >= FRAUD_LIMIT:
+        reason = f"customer {customer_id} spent {merged.total:.2f} in one session; the limit is {FRAUD_LIMIT:.0f}"
+        return CheckOutcome(Check.FRAUD, Result.FAIL, reason), after
+    return CheckOutcome(Check.FRAUD, Result.PASS), after
