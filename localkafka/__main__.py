@@ -73,7 +73,8 @@ def _install(args: argparse.Namespace) -> int:
     cached = installed(args.kafka_version, args.data_dir) is not None
     started = time.monotonic()
     dist = install(args.kafka_version, args.data_dir, force=args.force)
-    how = "already cached" if cached and not args.force else f"fetched in {time.monotonic() - started:.1f}s"
+    elapsed = time.monotonic() - started
+    how = "already cached" if cached and not args.force else f"fetched in {elapsed:.1f}s"
     print(f"Kafka {dist.version} {how}: {dist.libs_dir}")
     return 0
 
@@ -127,9 +128,12 @@ def _run(args: argparse.Namespace) -> int:
         # No more interruptions: a half-done stop would leave a JVM behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("stopping Kafka...", file=sys.stderr, flush=True)
-        cluster.stop()
-        print("Kafka stopped", file=sys.stderr, flush=True)
+        if cluster.is_running:
+            print("stopping Kafka...", file=sys.stderr, flush=True)
+            cluster.stop()
+            print("Kafka stopped", file=sys.stderr, flush=True)
+        else:
+            cluster.stop()  # reaps a crashed node's process handle
     return exit_code
 
 

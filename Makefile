@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`. Each sets up
+# everything first (venv with pinned packages, Kafka jars, grpcurl), so a
+# fresh clone on a fresh machine needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+GRPCURL_VERSION := v1.9.3
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run test unit lint gen check-gen bench bench-quick clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(BIN)/grpcurl:
+	GOBIN=$(BIN) GOFLAGS=-mod=mod go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+setup: $(VENV)/.installed $(BIN)/grpcurl
+	$(BIN)/python -m localkafka install
+
+run: setup
+	$(BIN)/python -m launcher
+
+test: setup lint check-gen
+	$(BIN)/python -m pytest
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(VENV)/.installed
+	$(BIN)/buf lint
+
+gen: $(VENV)/.installed
+	PYTHON=$(BIN)/python scripts/gen-protos
+
+# Generated code is committed; CI fails when it no longer matches protos/.
+check-gen: gen
+	@git diff --exit-code --stat -- gen && test -z "$$(git status --porcelain -- gen)" \
+	  || { echo "gen/ is stale: run 'make gen' and commit it"; exit 1; }
+
+clean:
+	rm -rf $(VENV) .oms-data

@@ -1,0 +1,73 @@
+"""The README's grpcurl examples, run as written against the running platform."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.platform import Platform
+
+pytestmark = pytest.mark.kafka
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_grpcurl_commands() -> list[str]:
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S)
+    return [line for block in blocks for line in block.splitlines() if line.startswith("grpcurl ")]
+
+
+def json_objects(text: str) -> list[dict]:
+    decoder, objects, position = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while position < len(text):
+        value, position = decoder.raw_decode(text, position)
+        objects.append(value)
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return objects
+
+
+@pytest.fixture(scope="module")
+def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(bootstrap, tmp_path_factory.mktemp("readme")).start()
+    yield running
+    running.stop()
+
+
+def test_the_readme_has_grpcurl_examples() -> None:
+    assert len(readme_grpcurl_commands()) >= 6
+
+
+def test_the_readme_grpcurl_examples_work(platform: Platform) -> None:
+    assert shutil.which("grpcurl"), "grpcurl is not on the PATH: `make test` installs it into .venv/bin"
+    outputs: dict[str, list[str]] = {}
+    for command in readme_grpcurl_commands():
+        local = command.replace("localhost:50051", f"localhost:{platform.port}")
+        run = subprocess.run(["bash", "-c", local], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, f"{command}\n{run.stderr}"
+        method = command.split()[-1]
+        order = re.search(r'"order_id": "([^"]+)"', command)
+        outputs.setdefault(f"{method} {order.group(1) if order else ''}".strip(), []).append(run.stdout)
+
+    assert "oms.orders.v1.OrderCommandService" in outputs["list"][0]
+    placed = json_objects(outputs["oms.orders.v1.OrderCommandService/PlaceOrder order-1001"][0])[0]
+    assert placed["order"]["state"] == "ORDER_STATE_CREATED" and placed["created"] is True
+    watched = json_objects(outputs["oms.orders.v1.OrderQueryService/WatchOrder order-1001"][0])
+    assert watched[-1]["order"]["state"] == "ORDER_STATE_VALIDATED"
+    assert [c["result"] for c in watched[-1]["order"]["checks"]] == ["CHECK_RESULT_PASS"] * 3
+    got = json_objects(outputs["oms.orders.v1.OrderQueryService/GetOrder order-1001"][0])[0]
+    assert got == watched[-1]
+    stock = json_objects(outputs["oms.inventory.v1.InventoryService/GetStock"][0])[0]
+    assert stock["stock"] == {"product": "JUMPERS", "quantity": 10, "reserved": 2}
+    failed = json_objects(outputs["oms.orders.v1.OrderQueryService/WatchOrder order-1002"][0])[-1]["order"]
+    assert failed["state"] == "ORDER_STATE_FAILED"
+    assert any(
+        c["check_type"] == "CHECK_TYPE_ORDER_DETAILS" and c["result"] == "CHECK_RESULT_FAIL" for c in failed["checks"]
+    )
