@@ -14,11 +14,12 @@ from grpc_reflection.v1alpha import reflection
 from gateway.notifier import Notifier
 from gateway.projector import Projector
 from gateway.read_model import ReadModel
+from gateway.routing import Router
 from gateway.services import InventoryService, OrderCommandService, OrderQueryService
 from gateway.view import View
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
-from streams.kafka import Publisher, ViewConsumer, partition_count
+from streams.kafka import Publisher, ViewConsumer, group_members, partition_count
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -35,11 +36,13 @@ SERVICE_NAMES = (
 class Gateway:
     server: grpc.aio.Server
     port: int
+    address: str
     health: health.aio.HealthServicer
     projector: Projector
     publisher: Publisher
     view: View
     notifier: Notifier
+    router: Router
 
     async def serve_when_caught_up(self) -> None:
         # Polled rather than awaited in a thread, so that shutdown never waits on it.
@@ -53,47 +56,59 @@ class Gateway:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
+        await self.router.close()
         self.projector.stop()
         self.publisher.close()
         self.view.close()
 
 
 async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
-    """Starts the front door (port 0 picks a free one) and its projector."""
+    """Starts the front door (port 0 picks a free one) and its projector.
+
+    Every instance binds the same front-door port (SO_REUSEPORT, gRPC's
+    default on Linux, lets the kernel spread connections over them) and a
+    port of its own, which its peers use to forward calls to it.
+    """
     topics = Topics(settings.namespace)
     bootstrap = settings.bootstrap_servers
     member = topics.group(f"order-view-{settings.instance_id}")
+    view_group = topics.group("order-view")
+    server = grpc.aio.server()
+    bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
+    peer_port = server.add_insecure_port(f"[::]:{settings.peer_port}")
+    address = f"{settings.advertised_host}:{peer_port}"
+
     notifier = Notifier(asyncio.get_running_loop())
     view = View(settings.data_dir / "views" / member)
 
     def consumer(**kwargs: object) -> ViewConsumer:
         return ViewConsumer(
-            bootstrap, topics.group("order-view"), group_instance_id=member, extra=settings.extra_kafka, **kwargs  # type: ignore[arg-type]
+            bootstrap,
+            view_group,
+            group_instance_id=member,
+            client_id=address,
+            extra=settings.extra_kafka,
+            **kwargs,  # type: ignore[arg-type]
         )
 
     projector = Projector(consumer, view, topics, notifier.progress_threadsafe)
     publisher = Publisher(bootstrap, settings.extra_kafka)
-    reads = ReadModel(
-        view,
-        notifier,
-        topics,
-        await asyncio.to_thread(partition_count, bootstrap, topics.orders),
-        projector.end_offsets,
-        projector.caught_up.is_set,
+    partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
+    reads = ReadModel(view, notifier, topics, partitions, projector.end_offsets, projector.caught_up.is_set)
+    router = Router(address, partitions, lambda: projector.assigned, lambda: group_members(bootstrap, view_group))
+    command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
+        OrderCommandService(reads, publisher, router), server
     )
-    server = grpc.aio.server()
-    command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(OrderCommandService(reads, publisher), server)
-    query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads), server)
-    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher), server)
+    query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads, router), server)
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher, router), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
     await server.start()
     projector.start()
-    return Gateway(server, bound, health_servicer, projector, publisher, view, notifier)
+    return Gateway(server, bound, address, health_servicer, projector, publisher, view, notifier, router)
 
 
 async def run(settings: Settings, stopping: Callable[[], asyncio.Event]) -> int:

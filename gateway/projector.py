@@ -87,6 +87,10 @@ class Projector:
         self._thread.join(timeout=10)
         self._consumer.close()
 
+    @property
+    def assigned(self) -> frozenset[tuple[str, int]]:
+        return self._consumer.assigned
+
     def end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         return self._consumer.end_offsets(partitions)
 

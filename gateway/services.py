@@ -14,6 +14,7 @@ import grpc
 from gateway import requests
 from gateway.errors import RequestError, abort, already_exists, invalid_argument, not_found, unavailable, FieldViolation
 from gateway.read_model import ReadModel
+from gateway.routing import Router
 from gateway.view import order_key, stock_key
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2, query_service_pb2, query_service_pb2_grpc
@@ -57,14 +58,33 @@ class KeyedLocks:
 
 
 class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
-    def __init__(self, reads: ReadModel, publisher: Publisher) -> None:
+    """Places orders; the gateway instance owning the order's partition writes it."""
+
+    def __init__(self, reads: ReadModel, publisher: Publisher, router: Router) -> None:
         self._reads = reads
         self._publisher = publisher
+        self._router = router
         # Concurrent placements of one order id in this process are serialized,
         # so exactly one of them writes the event.
         self._locks = KeyedLocks()
 
     async def PlaceOrder(
+        self, request: command_service_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
+    ) -> command_service_pb2.PlaceOrderResponse:
+        try:
+            requests.place_order_details(request)
+        except RequestError as error:
+            await abort(context, error)
+        return await self._router.unary(
+            self._router.partition_of(self._reads.topics.orders, request.order_id),
+            context,
+            lambda: self._place_here(request, context),
+            lambda channel, timeout, metadata: command_service_pb2_grpc.OrderCommandServiceStub(channel).PlaceOrder(
+                request, timeout=timeout, metadata=metadata
+            ),
+        )
+
+    async def _place_here(
         self, request: command_service_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
     ) -> command_service_pb2.PlaceOrderResponse:
         try:
@@ -101,8 +121,11 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
 
 
 class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
-    def __init__(self, reads: ReadModel) -> None:
+    """Answers from the view of the gateway instance owning the order's partition."""
+
+    def __init__(self, reads: ReadModel, router: Router) -> None:
         self._reads = reads
+        self._router = router
 
     async def _known(self, order_id: str, min_position: command_service_pb2.LogPosition | None) -> order_pb2.Order:
         requests.require_order_id(order_id)
@@ -118,6 +141,22 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
         self, request: query_service_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> query_service_pb2.GetOrderResponse:
         try:
+            requests.require_order_id(request.order_id)
+        except RequestError as error:
+            await abort(context, error)
+        return await self._router.unary(
+            self._router.partition_of(self._reads.topics.orders, request.order_id),
+            context,
+            lambda: self._get_here(request, context),
+            lambda channel, timeout, metadata: query_service_pb2_grpc.OrderQueryServiceStub(channel).GetOrder(
+                request, timeout=timeout, metadata=metadata
+            ),
+        )
+
+    async def _get_here(
+        self, request: query_service_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
+    ) -> query_service_pb2.GetOrderResponse:
+        try:
             position = request.min_position if request.HasField("min_position") else None
             return query_service_pb2.GetOrderResponse(order=await self._known(request.order_id, position))
         except RequestError as error:
@@ -125,6 +164,33 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
             raise
 
     async def WatchOrder(
+        self, request: query_service_pb2.WatchOrderRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
+        try:
+            requests.require_order_id(request.order_id)
+        except RequestError as error:
+            await abort(context, error)
+        sent = -1
+
+        def unseen(response: query_service_pb2.WatchOrderResponse) -> bool:
+            nonlocal sent
+            if response.order.version <= sent:
+                return False
+            sent = response.order.version
+            return True
+
+        async for response in self._router.stream(
+            self._router.partition_of(self._reads.topics.orders, request.order_id),
+            context,
+            lambda: self._watch_here(request, context),
+            lambda channel, timeout, metadata: query_service_pb2_grpc.OrderQueryServiceStub(channel).WatchOrder(
+                request, timeout=timeout, metadata=metadata
+            ),
+            resume=unseen,
+        ):
+            yield response
+
+    async def _watch_here(
         self, request: query_service_pb2.WatchOrderRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
         # Registered before the first read, so no change can slip in between.
@@ -151,11 +217,27 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
     # How long SetStock waits for the inventory check to apply a new level.
     APPLY_TIMEOUT_S = 15.0
 
-    def __init__(self, reads: ReadModel, publisher: Publisher) -> None:
+    def __init__(self, reads: ReadModel, publisher: Publisher, router: Router) -> None:
         self._reads = reads
         self._publisher = publisher
+        self._router = router
+
+    def _partition(self, product: str) -> tuple[str, int]:
+        return self._router.partition_of(self._reads.topics.inventory_levels, product)
 
     async def SetStock(
+        self, request: inventory_pb2.SetStockRequest, context: grpc.aio.ServicerContext
+    ) -> inventory_pb2.SetStockResponse:
+        return await self._router.unary(
+            self._partition(request.product),
+            context,
+            lambda: self._set_here(request, context),
+            lambda channel, timeout, metadata: inventory_pb2_grpc.InventoryServiceStub(channel).SetStock(
+                request, timeout=timeout, metadata=metadata
+            ),
+        )
+
+    async def _set_here(
         self, request: inventory_pb2.SetStockRequest, context: grpc.aio.ServicerContext
     ) -> inventory_pb2.SetStockResponse:
         try:
@@ -196,6 +278,18 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
         return level
 
     async def GetStock(
+        self, request: inventory_pb2.GetStockRequest, context: grpc.aio.ServicerContext
+    ) -> inventory_pb2.GetStockResponse:
+        return await self._router.unary(
+            self._partition(request.product),
+            context,
+            lambda: self._get_here(request, context),
+            lambda channel, timeout, metadata: inventory_pb2_grpc.InventoryServiceStub(channel).GetStock(
+                request, timeout=timeout, metadata=metadata
+            ),
+        )
+
+    async def _get_here(
         self, request: inventory_pb2.GetStockRequest, context: grpc.aio.ServicerContext
     ) -> inventory_pb2.GetStockResponse:
         try:

@@ -20,6 +20,7 @@ from streams.settings import Settings
 log = logging.getLogger("launcher")
 
 SERVICES = (
+    ("gateway", ("-m", "gateway")),
     ("order-details", ("-m", "validators", "order-details")),
     ("fraud", ("-m", "validators", "fraud")),
     ("inventory", ("-m", "validators", "inventory")),
@@ -28,7 +29,7 @@ SERVICES = (
 
 
 def service_specs(instances: int) -> list[ServiceSpec]:
-    specs = [ServiceSpec("gateway", ("-m", "gateway"))]
+    specs = []
     for name, argv in SERVICES:
         for instance in range(instances):
             specs.append(ServiceSpec(f"{name}-{instance}", argv, {"OMS_INSTANCE_ID": str(instance)}))

@@ -105,6 +105,29 @@ def partition_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
     return len(found.partitions)
 
 
+@dataclass(frozen=True)
+class GroupMember:
+    client_id: str
+    partitions: frozenset[TopicPartitionKey]
+
+
+def group_members(bootstrap: str, group_id: str, timeout_s: float = 10.0) -> list[GroupMember]:
+    """The members of a consumer group and the partitions each is assigned."""
+    admin = AdminClient(_common(bootstrap))
+    future = admin.describe_consumer_groups([group_id], request_timeout=timeout_s)[group_id]
+    try:
+        description = future.result(timeout=timeout_s)
+    except KafkaException as exc:
+        raise StreamsError(f"describe group {group_id}: {exc}") from exc
+    return [
+        GroupMember(
+            member.client_id,
+            frozenset((tp.topic, tp.partition) for tp in member.assignment.topic_partitions),
+        )
+        for member in description.members
+    ]
+
+
 def _record(message: object) -> Record:
     _, timestamp = message.timestamp()  # type: ignore[attr-defined]
     return Record(
@@ -351,8 +374,11 @@ class ViewConsumer:
         on_revoked: Callable[[list[TopicPartitionKey]], None] = lambda _: None,
         extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
+        client_id: str | None = None,
     ) -> None:
         self._stored_offset = stored_offset
+        # Replaced whole on every rebalance, so other threads may read it freely.
+        self.assigned: frozenset[TopicPartitionKey] = frozenset()
         # Known read positions beyond what consumer.position() reports: where
         # reading started, and where the end of a partition was last reached
         # (past any transaction markers, which position() may not count).
@@ -372,6 +398,7 @@ class ViewConsumer:
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 1_000,
                 **_static_member(group_instance_id),
+                **({"client.id": client_id} if client_id else {}),
             }
         )
         self._consumer.subscribe(list(inputs), on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
@@ -384,9 +411,11 @@ class ViewConsumer:
                 tp.offset = stored
                 self._known[(tp.topic, tp.partition)] = stored
         consumer.assign(partitions)
+        self.assigned = frozenset((tp.topic, tp.partition) for tp in partitions)
         self._on_assigned([(tp.topic, tp.partition) for tp in partitions])
 
     def _revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned = self.assigned - {(tp.topic, tp.partition) for tp in partitions}
         for tp in partitions:
             self._known.pop((tp.topic, tp.partition), None)
         self._on_revoked([(tp.topic, tp.partition) for tp in partitions])

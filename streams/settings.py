@@ -21,6 +21,9 @@ class Settings:
     bootstrap_servers: str = "127.0.0.1:9092"
     data_dir: Path = REPO_ROOT / ".oms-data"
     grpc_port: int = 50051
+    # Where peers reach this gateway instance to forward calls (0: any free port).
+    peer_port: int = 0
+    advertised_host: str = "127.0.0.1"
     partitions: int = 3
     replication_factor: int = 1
     # Short, because each batch's transaction commit is on the latency path.
@@ -40,6 +43,8 @@ class Settings:
             "bootstrap_servers": os.environ.get("OMS_KAFKA_BOOTSTRAP") or f"127.0.0.1:{port}",
             "data_dir": Path(os.environ.get("OMS_DATA_DIR") or cls.data_dir),
             "grpc_port": _env_int("OMS_GRPC_PORT", cls.grpc_port),
+            "peer_port": _env_int("OMS_PEER_PORT", cls.peer_port),
+            "advertised_host": os.environ.get("OMS_ADVERTISED_HOST") or cls.advertised_host,
             "partitions": _env_int("OMS_PARTITIONS", cls.partitions),
             "replication_factor": _env_int("OMS_REPLICATION_FACTOR", cls.replication_factor),
             "commit_interval_ms": _env_int("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),

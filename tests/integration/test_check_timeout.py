@@ -20,7 +20,7 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     running = Platform(
         bootstrap,
         tmp_path_factory.mktemp("no-fraud"),
-        services=["gateway", "order-details-0", "inventory-0", "aggregator-0"],
+        services=["gateway-0", "order-details-0", "inventory-0", "aggregator-0"],
         env={"OMS_VALIDATION_TIMEOUT_MS": "3000"},
     ).start()
     yield running

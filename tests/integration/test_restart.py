@@ -65,12 +65,12 @@ def test_crashes_lose_nothing_and_count_nothing_twice(platform: Platform) -> Non
     threads = [threading.Thread(target=placer, args=(i,)) for i in range(PLACERS)]
     for thread in threads:
         thread.start()
-    for victim in ("fraud-0", "inventory-0", "aggregator-0", "order-details-0", "gateway"):
+    for victim in ("fraud-0", "inventory-0", "aggregator-0", "order-details-0", "gateway-0"):
         time.sleep(1.5)
         platform.kill(victim)
         time.sleep(0.5)
         platform.supervise()
-        if victim == "gateway":
+        if victim == "gateway-0":
             platform.wait_serving()
     for thread in threads:
         thread.join(timeout=180)

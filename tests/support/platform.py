@@ -31,6 +31,7 @@ class Platform:
         services: Iterable[str] | None = None,
         env: dict[str, str] | None = None,
         partitions: int = 3,
+        instances: int = 1,
     ) -> None:
         self.namespace = f"t{uuid.uuid4().hex[:10]}."
         self.port = free_port()
@@ -48,7 +49,7 @@ class Platform:
         self.settings = Settings.from_env(
             bootstrap_servers=bootstrap, namespace=self.namespace, partitions=partitions, data_dir=data_dir
         )
-        specs = service_specs(1)
+        specs = service_specs(instances)
         if services is not None:
             wanted = set(services)
             specs = [s for s in specs if s.name in wanted]
