@@ -4,15 +4,21 @@ import asyncio
 import signal
 
 from gateway.bootstrap import run
-from streams.service import configure_logging, create_topics, die_with_parent
+from streams.service import configure_logging, create_topics, die_with_parent, exit_if_stuck
 from streams.settings import Settings
 
 
 def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        if not stop.is_set():
+            stop.set()
+            exit_if_stuck()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, request_stop)
     return stop
 
 

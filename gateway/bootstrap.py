@@ -16,6 +16,11 @@ from gateway.projector import Projector
 from gateway.read_model import ReadModel
 from gateway.routing import Router
 from gateway.services import InventoryService, OrderCommandService, OrderQueryService
+from gateway.customers import CustomerService
+from gateway.payments import PaymentService
+from gateway.tables import Tables, build_tables
+from oms.customers.v1 import customers_pb2, customers_pb2_grpc
+from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from gateway.view import View
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
@@ -29,6 +34,8 @@ SERVICE_NAMES = (
     command_service_pb2.DESCRIPTOR.services_by_name["OrderCommandService"].full_name,
     query_service_pb2.DESCRIPTOR.services_by_name["OrderQueryService"].full_name,
     inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
+    customers_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+    payments_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
 )
 
 
@@ -43,6 +50,7 @@ class Gateway:
     view: View
     notifier: Notifier
     router: Router
+    tables: Tables | None = None
 
     async def serve_when_caught_up(self) -> None:
         # Polled rather than awaited in a thread, so that shutdown never waits on it.
@@ -58,6 +66,8 @@ class Gateway:
         await self.server.stop(grace_s)
         await self.router.close()
         self.projector.stop()
+        if self.tables is not None:
+            self.tables.projector.stop()
         self.publisher.close()
         self.view.close()
 
@@ -101,6 +111,9 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
     )
     query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads, router), server)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher, router), server)
+    tables = await build_tables(settings, view, notifier)
+    customers_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerService(tables, publisher), server)
+    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentService(tables, publisher, router), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -108,7 +121,8 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     await server.start()
     projector.start()
-    return Gateway(server, bound, address, health_servicer, projector, publisher, view, notifier, router)
+    tables.projector.start()
+    return Gateway(server, bound, address, health_servicer, projector, publisher, view, notifier, router, tables)
 
 
 async def run(settings: Settings, stopping: Callable[[], asyncio.Event]) -> int:
@@ -116,11 +130,15 @@ async def run(settings: Settings, stopping: Callable[[], asyncio.Event]) -> int:
     gateway = await start_gateway(settings)
     stop = stopping()
     ready = asyncio.create_task(gateway.serve_when_caught_up())
-    while not stop.is_set() and not gateway.projector.failed.is_set():
+    while not stop.is_set() and not gateway.projector.failed.is_set() and not _tables_failed(gateway):
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
         except TimeoutError:
             pass
     ready.cancel()
     await gateway.stop()
-    return 1 if gateway.projector.failed.is_set() else 0
+    return 1 if gateway.projector.failed.is_set() or _tables_failed(gateway) else 0
+
+
+def _tables_failed(gateway: Gateway) -> bool:
+    return gateway.tables is not None and gateway.tables.projector.failed.is_set()

@@ -152,6 +152,20 @@ def _raise_for(error: KafkaError, what: str) -> None:
     raise StreamsError(f"{what}: {error}")
 
 
+def _retrying(call: Callable[[], object], what: str, attempts: int = 20) -> None:
+    """Runs a transactional call, again while the broker says it is retriable
+    (CONCURRENT_TRANSACTIONS and coordinator moves, typically)."""
+    for attempt in range(attempts):
+        try:
+            call()
+            return
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not error.retriable() or error.txn_requires_abort() or attempt == attempts - 1:
+                _raise_for(error, what)
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+
+
 class TransactionalIO:
     """A consumer and a transactional producer, bound for exactly-once work.
 
@@ -229,10 +243,7 @@ class TransactionalIO:
 
     def begin(self) -> None:
         self._delivered.clear()
-        try:
-            self._producer.begin_transaction()
-        except KafkaException as exc:
-            _raise_for(exc.args[0], "begin_transaction")
+        _retrying(self._producer.begin_transaction, "begin_transaction")
 
     def send(self, output: Output) -> None:
         kwargs: dict[str, object] = {}
@@ -259,23 +270,20 @@ class TransactionalIO:
     def commit(self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 60.0) -> list[tuple[str, int, int]]:
         """Commits the transaction with the consumed offsets; returns what was produced."""
         positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
-        try:
-            if positions:
-                self._producer.send_offsets_to_transaction(
+        if positions:
+            _retrying(
+                lambda: self._producer.send_offsets_to_transaction(
                     positions, self._consumer.consumer_group_metadata(), timeout_s
-                )
-            self._producer.commit_transaction(timeout_s)
-        except KafkaException as exc:
-            _raise_for(exc.args[0], "commit_transaction")
+                ),
+                "send_offsets_to_transaction",
+            )
+        _retrying(lambda: self._producer.commit_transaction(timeout_s), "commit_transaction")
         self._producer.poll(0)  # serve the delivery reports of this transaction
         return list(self._delivered)
 
     def abort(self, rewind_to: Mapping[TopicPartitionKey, int], timeout_s: float = 60.0) -> None:
         """Aborts the transaction and rewinds the consumer to redo the batch."""
-        try:
-            self._producer.abort_transaction(timeout_s)
-        except KafkaException as exc:
-            _raise_for(exc.args[0], "abort_transaction")
+        _retrying(lambda: self._producer.abort_transaction(timeout_s), "abort_transaction")
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         for (topic, partition), offset in rewind_to.items():
             if (topic, partition) in owned:
@@ -355,6 +363,62 @@ class Publisher:
         self._producer.flush(10)
         self._closed.set()
         self._poller.join(timeout=5)
+
+
+class CommittingConsumer:
+    """A read_committed group consumer whose caller commits the offsets itself,
+    once its side effects (which Kafka cannot make transactional) are durable.
+
+    Used by the email sender: at least once, with its own deduplication.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        inputs: Iterable[str],
+        extra: Mapping[str, str] | None = None,
+        group_instance_id: str | None = None,
+    ) -> None:
+        self._consumer = Consumer(
+            {
+                **_common(bootstrap, extra),
+                "group.id": group_id,
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": "range",
+                "fetch.wait.max.ms": 10,
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
+                **_static_member(group_instance_id),
+            }
+        )
+        self._consumer.subscribe(list(inputs))
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(_record(message))
+            elif error.code() != KafkaError._PARTITION_EOF:
+                _raise_for(error, "consume")
+        return records
+
+    def commit(self, next_offsets: Mapping[TopicPartitionKey, int]) -> None:
+        """Commits synchronously; a failure (after a rebalance) raises StreamsError."""
+        positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+        if not positions:
+            return
+        try:
+            self._consumer.commit(offsets=positions, asynchronous=False)
+        except KafkaException as exc:
+            raise StreamsError(f"commit: {exc}") from exc
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 class ViewConsumer:

@@ -16,7 +16,7 @@ from streams.runner import ProcessorRunner
 from streams.settings import Settings
 from streams.topics import Topics
 
-STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator")
+STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
 
 
 def die_with_parent() -> None:
@@ -68,10 +68,27 @@ def build_runner(processor: Processor, settings: Settings) -> ProcessorRunner:
     )
 
 
+SHUTDOWN_GRACE_S = 10.0
+
+
+def exit_if_stuck(grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Arms a timer that ends the process if a clean stop takes too long
+    (a Kafka call can block for its whole timeout when brokers are gone)."""
+    timer = threading.Timer(grace_s, os._exit, args=(3,))
+    timer.daemon = True
+    timer.start()
+
+
 def stop_on_signals() -> threading.Event:
     stop = threading.Event()
+
+    def request_stop(*_: object) -> None:
+        if not stop.is_set():
+            stop.set()
+            exit_if_stuck()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, request_stop)
     return stop
 
 

@@ -46,7 +46,10 @@ class Settings:
             "peer_port": _env_int("OMS_PEER_PORT", cls.peer_port),
             "advertised_host": os.environ.get("OMS_ADVERTISED_HOST") or cls.advertised_host,
             "partitions": _env_int("OMS_PARTITIONS", cls.partitions),
-            "replication_factor": _env_int("OMS_REPLICATION_FACTOR", cls.replication_factor),
+            # A local cluster of N brokers replicates everything N ways (up to 3).
+            "replication_factor": _env_int(
+                "OMS_REPLICATION_FACTOR", min(3, _env_int("OMS_BROKERS", cls.replication_factor))
+            ),
             "commit_interval_ms": _env_int("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),
             "validation_timeout_ms": _env_int(
                 "OMS_VALIDATION_TIMEOUT_MS", cls.validation_timeout_ms

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# Dynamic routing writes each order to the topic named by its customer's level.
+CUSTOMER_LEVELS = ("platinum", "gold", "silver", "bronze")
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
@@ -56,6 +60,26 @@ class Topics:
     def payments(self) -> str:
         return self._n("payments")
 
+    @property
+    def orders_by_customer(self) -> str:
+        return self._n("orders-by-customer")
+
+    @property
+    def enriched_orders(self) -> str:
+        return self._n("enriched-orders")
+
+    @property
+    def payments_by_order(self) -> str:
+        return self._n("payments-by-order")
+
+    @property
+    def email_requests(self) -> str:
+        return self._n("email-requests")
+
+    def level(self, level: str) -> str:
+        """The dynamic-routing topic of a customer level (platinum, gold, silver, bronze)."""
+        return self._n(level)
+
     def changelog(self, processor_name: str) -> str:
         return self._n(f"{processor_name}-changelog")
 
@@ -73,6 +97,11 @@ class Topics:
             TopicSpec(self.dead_letters),
             TopicSpec(self.customers, compacted=True),
             TopicSpec(self.payments),
+            TopicSpec(self.orders_by_customer),
+            TopicSpec(self.enriched_orders),
+            TopicSpec(self.payments_by_order),
+            TopicSpec(self.email_requests),
+            *(TopicSpec(self.level(level)) for level in CUSTOMER_LEVELS),
         ]
         specs += [TopicSpec(self.changelog(p), compacted=True) for p in stateful_processors]
         return specs

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import command_service_pb2, events_pb2, order_pb2, query_service_pb2
+from streams.kafka import partition_count
 from tests.support.platform import Platform
 
 TERMINAL = {
@@ -79,7 +80,7 @@ def eventually(condition: Callable[[], object], timeout_s: float = 20.0, what: s
         time.sleep(0.1)
 
 
-def read_topic(bootstrap: str, topic: str, partitions: Iterable[int] = range(3)) -> list[tuple[bytes | None, bytes | None]]:
+def read_topic(bootstrap: str, topic: str, partitions: Iterable[int] | None = None) -> list[tuple[bytes | None, bytes | None]]:
     """Every committed record of a topic now, as (key, value)."""
     consumer = Consumer(
         {
@@ -91,6 +92,8 @@ def read_topic(bootstrap: str, topic: str, partitions: Iterable[int] = range(3))
         }
     )
     records: list[tuple[bytes | None, bytes | None]] = []
+    if partitions is None:
+        partitions = range(partition_count(bootstrap, topic))
     try:
         wanted = []
         for partition in partitions:

@@ -16,8 +16,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from launcher.__main__ import service_specs
 from launcher.supervisor import Supervisor
+from oms.customers.v1 import customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
+from oms.payments.v1 import payments_pb2_grpc
 from streams.service import create_topics
 from streams.settings import Settings
 from tests.support.ports import free_port
@@ -58,6 +60,8 @@ class Platform:
         self.commands = command_service_pb2_grpc.OrderCommandServiceStub(self.channel)
         self.queries = query_service_pb2_grpc.OrderQueryServiceStub(self.channel)
         self.inventory = inventory_pb2_grpc.InventoryServiceStub(self.channel)
+        self.customers = customers_pb2_grpc.CustomerServiceStub(self.channel)
+        self.payments = payments_pb2_grpc.PaymentServiceStub(self.channel)
 
     def start(self, timeout_s: float = 60.0) -> Platform:
         create_topics(self.settings)
