@@ -10,10 +10,11 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: setup run test unit lint gen check-gen bench bench-quick clean
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+$(VENV)/.installed: requirements.lock pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e ./client
 	touch $@
 
 $(BIN)/grpcurl:
@@ -39,8 +40,9 @@ gen: $(VENV)/.installed
 
 # Generated code is committed; CI fails when it no longer matches protos/.
 check-gen: gen
-	@git diff --exit-code --stat -- gen && test -z "$$(git status --porcelain -- gen)" \
-	  || { echo "gen/ is stale: run 'make gen' and commit it"; exit 1; }
+	@git diff --exit-code --stat -- gen client/src/oms_client/_gen \
+	  && test -z "$$(git status --porcelain -- gen client/src/oms_client/_gen)" \
+	  || { echo "gen/ or client/src/oms_client/_gen is stale: run 'make gen' and commit it"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .oms-data

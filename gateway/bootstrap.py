@@ -104,7 +104,15 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
     projector = Projector(consumer, view, topics, notifier.progress_threadsafe)
     publisher = Publisher(bootstrap, settings.extra_kafka)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
-    reads = ReadModel(view, notifier, topics, partitions, projector.end_offsets, projector.caught_up.is_set)
+    reads = ReadModel(
+        view,
+        notifier,
+        topics,
+        partitions,
+        projector.end_offsets,
+        projector.caught_up.is_set,
+        lambda: projector.current,
+    )
     router = Router(address, partitions, lambda: projector.assigned, lambda: group_members(bootstrap, view_group))
     command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
         OrderCommandService(reads, publisher, router), server

@@ -92,7 +92,7 @@ class CustomerService(customers_pb2_grpc.CustomerServiceServicer):
             if violations:
                 raise invalid_argument(violations)
             self._tables.require_healthy()
-            customer = await self._tables.customer_when_known(request.customer_id)
+            customer = await self._tables.customer_now(request.customer_id)
             if customer is None:
                 raise not_found("customer", str(request.customer_id), f"no customer {request.customer_id}")
             return customers_pb2.GetCustomerResponse(customer=customer)

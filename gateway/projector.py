@@ -67,6 +67,8 @@ class Projector:
         # Set if the loop dies: the gateway then stops rather than serve a frozen view.
         self.failed = threading.Event()
         self._targets: dict[tuple[str, int], int] | None = None
+        # Partitions whose view has reached where the log stood at assignment.
+        self.current: frozenset[tuple[str, int]] = frozenset()
         self._consumer = consumer_factory(
             inputs=(topics.orders, topics.inventory_levels),
             stored_offset=view.position,
@@ -76,6 +78,7 @@ class Projector:
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
         # Ready once the view has reached where the log stood when we got it.
+        self.current = frozenset()
         self._targets = self._consumer.end_offsets(partitions)
         log.info("projector assigned %d partitions, catching up to %s", len(partitions), self._targets)
 
@@ -112,7 +115,10 @@ class Projector:
                 self._view.apply(changes, positions)
                 last.update(positions)
                 self._on_progress(changes, positions)
-            if not self.caught_up.is_set() and self._targets is not None:
-                if all(end == 0 or positions.get(tp, -1) >= end for tp, end in self._targets.items()):
+            if self._targets is not None and len(self.current) < len(self._targets):
+                self.current = frozenset(
+                    tp for tp, end in self._targets.items() if end == 0 or positions.get(tp, -1) >= end
+                )
+                if len(self.current) == len(self._targets) and not self.caught_up.is_set():
                     log.info("projector caught up")
                     self.caught_up.set()

@@ -25,6 +25,7 @@ class ReadModel:
         order_partitions: int,
         end_offsets: EndOffsets,
         is_ready: Callable[[], bool],
+        current: Callable[[], frozenset[TopicPartition]] = frozenset,
     ) -> None:
         self.view = view
         self.notifier = notifier
@@ -32,6 +33,7 @@ class ReadModel:
         self._order_partitions = order_partitions
         self._end_offsets = end_offsets
         self._is_ready = is_ready
+        self._current = current
 
     def require_ready(self) -> None:
         if not self._is_ready():
@@ -53,6 +55,18 @@ class ReadModel:
         """Returns once the view holds everything committed to tp so far."""
         ends = await asyncio.to_thread(self._end_offsets, [tp])
         await self.notifier.reached(tp, ends[tp])
+
+    async def order_before_placing(self, order_id: str) -> order_pb2.Order | None:
+        """The order, or None if it was never placed, for the partition's owner.
+
+        Once the view has caught up with its partition since it was assigned,
+        every placement goes through this instance, so the view is enough; the
+        log's end is asked only until then.
+        """
+        order = self.view.order(order_id)
+        if order is None and self.order_partition(order_id) not in self._current():
+            return await self.order_when_known(order_id)
+        return order
 
     async def order_when_known(self, order_id: str) -> order_pb2.Order | None:
         """The order, or None once the view has caught up and still lacks it."""

@@ -97,7 +97,7 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
         details = requests.place_order_details(request)
         self._reads.require_ready()
         async with self._locks.hold(details.order_id):
-            existing = await self._reads.order_when_known(details.order_id)
+            existing = await self._reads.order_before_placing(details.order_id)
             if existing is not None:
                 if _details_of(existing) != details:
                     raise already_exists(

@@ -157,13 +157,12 @@ class Tables:
         ends = await asyncio.to_thread(self.projector.end_offsets, [tp])
         await self.notifier.reached(tp, ends[tp])
 
-    async def customer_when_known(self, customer_id: int) -> customers_pb2.Customer | None:
-        """The customer, or None once the table has caught up and still lacks it."""
-        found = self.customer(customer_id)
-        if found is None:
-            await self._caught_up(self._partition(self.topics.customers, customer_record_key(customer_id)))
-            found = self.customer(customer_id)
-        return found
+    async def customer_now(self, customer_id: int) -> customers_pb2.Customer | None:
+        """The customer as the log has it now: the table first catches up with
+        the customer's partition, so that any gateway instance answers with the
+        latest upsert acknowledged before the call (None: no such customer)."""
+        await self._caught_up(self._partition(self.topics.customers, customer_record_key(customer_id)))
+        return self.customer(customer_id)
 
     async def payment_when_known(self, payment_id: str) -> payments_pb2.Payment | None:
         found = self.payment(payment_id)

@@ -12,6 +12,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import from_env
 from streams.service import configure_logging, create_topics
@@ -25,6 +26,8 @@ SERVICES = (
     ("fraud", ("-m", "validators", "fraud")),
     ("inventory", ("-m", "validators", "inventory")),
     ("aggregator", ("-m", "aggregator")),
+    ("routing", ("-m", "routing")),
+    ("notifications", ("-m", "notifications")),
 )
 
 
@@ -51,6 +54,18 @@ def wait_serving(port: int, stop: threading.Event, timeout_s: float = 120.0) -> 
     return False
 
 
+def start_mail_sink(env: dict[str, str]) -> MailSink | None:
+    """Without OMS_SMTP_HOST, confirmation emails go to a local sink that
+    prints them; its address goes into the services' environment."""
+    if env.get("OMS_SMTP_HOST"):
+        return None
+    port = int(env["OMS_SMTP_PORT"]) if env.get("OMS_SMTP_PORT") else None
+    sink = MailSink(port=port, on_message=show).start()
+    env.update(OMS_SMTP_HOST=sink.host, OMS_SMTP_PORT=str(sink.port))
+    log.info("no OMS_SMTP_HOST: emails go to the local mail sink on %s:%d and are printed here", sink.host, sink.port)
+    return sink
+
+
 def main() -> int:
     configure_logging("launcher")
     stop = threading.Event()
@@ -62,6 +77,7 @@ def main() -> int:
         settings = Settings.from_env(bootstrap_servers=kafka.bootstrap_servers)
         create_topics(settings)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
+        sink = start_mail_sink(env)
         supervisor = Supervisor(service_specs(int(os.environ.get("OMS_INSTANCES") or 1)), env)
         supervisor.start()
         try:
@@ -77,6 +93,8 @@ def main() -> int:
         finally:
             log.info("stopping services")
             supervisor.stop()
+            if sink is not None:
+                sink.stop()
     finally:
         kafka.stop()
     return 0

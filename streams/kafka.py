@@ -73,9 +73,10 @@ def ensure_topics(
     specs: Iterable[TopicSpec],
     partitions: int,
     replication_factor: int,
-    timeout_s: float = 30.0,
+    timeout_s: float = 60.0,
 ) -> None:
-    """Creates the topics that do not exist yet; existing ones are left alone."""
+    """Creates the topics that do not exist yet (existing ones are left
+    alone) and waits until every partition is served."""
     admin = AdminClient(_common(bootstrap))
     wanted = list(specs)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
@@ -87,14 +88,43 @@ def ensure_topics(
         if replication_factor > 1:
             config["min.insync.replicas"] = str(replication_factor - 1)
         new.append(NewTopic(spec.name, partitions, replication_factor, config=config))
-    if not new:
-        return
-    for name, future in admin.create_topics(new, operation_timeout=timeout_s).items():
-        try:
-            future.result(timeout=timeout_s)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise StreamsError(f"cannot create topic {name}: {exc}") from exc
+    if new:
+        for name, future in admin.create_topics(new, operation_timeout=timeout_s).items():
+            try:
+                future.result(timeout=timeout_s)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise StreamsError(f"cannot create topic {name}: {exc}") from exc
+    _wait_for_leaders(admin, [spec.name for spec in wanted], timeout_s)
+
+
+def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -> None:
+    """Returns once every partition of the topics answers a ListOffsets.
+
+    Right after creation the metadata already names a leader while that
+    broker is still opening the partition (NOT_LEADER_FOR_PARTITION); with
+    many partitions on a busy broker that takes a while.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metadata = admin.list_topics(timeout=timeout_s)
+        pending = [name for name in topics if name not in metadata.topics or metadata.topics[name].error is not None]
+        if not pending:
+            request = {
+                TopicPartition(name, p): OffsetSpec.latest()
+                for name in topics
+                for p in metadata.topics[name].partitions
+            }
+            for tp, future in admin.list_offsets(request, request_timeout=timeout_s).items():
+                try:
+                    future.result()
+                except KafkaException:
+                    pending.append(f"{tp.topic}[{tp.partition}]")
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise StreamsError(f"partitions not served after {timeout_s}s: {pending[:10]}")
+        time.sleep(0.2)
 
 
 def partition_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
@@ -109,6 +139,7 @@ def partition_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
 class GroupMember:
     client_id: str
     partitions: frozenset[TopicPartitionKey]
+    group_instance_id: str | None = None
 
 
 def group_members(bootstrap: str, group_id: str, timeout_s: float = 10.0) -> list[GroupMember]:
@@ -123,6 +154,7 @@ def group_members(bootstrap: str, group_id: str, timeout_s: float = 10.0) -> lis
         GroupMember(
             member.client_id,
             frozenset((tp.topic, tp.partition) for tp in member.assignment.topic_partitions),
+            member.group_instance_id,
         )
         for member in description.members
     ]
@@ -140,6 +172,15 @@ def _record(message: object) -> Record:
     )
 
 
+def _fetch(consumer: Consumer, max_records: int, timeout_s: float) -> list[object]:
+    """Waits up to timeout_s for a first message, then takes whatever else is
+    already fetched: no waiting when idle, large batches under load."""
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(num_messages=max_records - 1, timeout=0)]
+
+
 def _raise_for(error: KafkaError, what: str) -> None:
     if error.fatal() or error.code() in (
         KafkaError._FENCED,
@@ -150,6 +191,18 @@ def _raise_for(error: KafkaError, what: str) -> None:
     if error.txn_requires_abort():
         raise TransactionAborted(f"{what}: {error}")
     raise StreamsError(f"{what}: {error}")
+
+
+def _retried(call: Callable[[], int], timeout_s: float = 30.0) -> int:
+    """A metadata call, again while the broker answers with a retriable error."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise StreamsError(str(exc)) from exc
+            time.sleep(0.1)
 
 
 def _retrying(call: Callable[[], object], what: str, attempts: int = 20) -> None:
@@ -231,9 +284,8 @@ class TransactionalIO:
         return {tp.partition for tp in self._consumer.assignment()}
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
-        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
         records = []
-        for message in messages:
+        for message in _fetch(self._consumer, max_records, timeout_s):
             error = message.error()
             if error is None:
                 records.append(_record(message))
@@ -309,7 +361,7 @@ def read_changelog(
         }
     )
     try:
-        _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        end = _retried(lambda: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1])
         if from_offset >= end:
             return
         consumer.assign([TopicPartition(topic, partition, from_offset)])
@@ -485,9 +537,8 @@ class ViewConsumer:
         self._on_revoked([(tp.topic, tp.partition) for tp in partitions])
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
-        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
         records = []
-        for message in messages:
+        for message in _fetch(self._consumer, max_records, timeout_s):
             error = message.error()
             if error is None:
                 records.append(_record(message))
@@ -508,7 +559,7 @@ class ViewConsumer:
                 positions[key] = best
         return positions
 
-    def end_offsets(self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 10.0) -> dict[TopicPartitionKey, int]:
+    def end_offsets(self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0) -> dict[TopicPartitionKey, int]:
         """The last stable offset of each partition: where read_committed ends now."""
         wanted = list(partitions)
         if not wanted:

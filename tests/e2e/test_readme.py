@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from launcher.mailsink import MailSink
+from tests.support.orders import eventually
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.kafka
@@ -35,8 +37,17 @@ def json_objects(text: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(bootstrap, tmp_path_factory.mktemp("readme")).start()
+def mail() -> Iterator[MailSink]:
+    """The SMTP server of the README's email, as `make run`'s sink would be."""
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory, mail: MailSink) -> Iterator[Platform]:
+    env = {"OMS_SMTP_HOST": mail.host, "OMS_SMTP_PORT": str(mail.port)}
+    running = Platform(bootstrap, tmp_path_factory.mktemp("readme"), env=env).start()
     yield running
     running.stop()
 
@@ -45,7 +56,7 @@ def test_the_readme_has_grpcurl_examples() -> None:
     assert len(readme_grpcurl_commands()) >= 6
 
 
-def test_the_readme_grpcurl_examples_work(platform: Platform) -> None:
+def test_the_readme_grpcurl_examples_work(platform: Platform, mail: MailSink) -> None:
     assert shutil.which("grpcurl"), "grpcurl is not on the PATH: `make test` installs it into .venv/bin"
     outputs: dict[str, list[str]] = {}
     for command in readme_grpcurl_commands():
@@ -71,3 +82,15 @@ def test_the_readme_grpcurl_examples_work(platform: Platform) -> None:
     assert any(
         c["check_type"] == "CHECK_TYPE_ORDER_DETAILS" and c["result"] == "CHECK_RESULT_FAIL" for c in failed["checks"]
     )
+
+    customer = json_objects(outputs["oms.customers.v1.CustomerService/UpsertCustomer"][0])[0]["customer"]
+    assert customer["level"] == "CUSTOMER_LEVEL_GOLD"
+    assert json_objects(outputs["oms.customers.v1.CustomerService/GetCustomer"][0])[0]["customer"] == customer
+    first, again = (json_objects(o)[0] for o in outputs["oms.payments.v1.PaymentService/RecordPayment order-1003"])
+    assert first["created"] is True and "created" not in again and again["payment"] == first["payment"]
+    emails = eventually(
+        lambda: mail.with_message_id("<order-confirmation%2Forder-1003@oms.localhost>"), timeout_s=30, what="the email"
+    )
+    assert [m["To"] for m in emails] == ["ada@example.com"]
+    body = emails[0].get_body(preferencelist=("plain",)).get_content()
+    assert "Dear Ada Lovelace" in body and "12.50 EUR for order order-1003" in body

@@ -25,14 +25,16 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def instance_addresses(platform: Platform) -> list[str]:
-    """The gateways' own addresses, found the way they find each other."""
+    """The gateways' own addresses, by instance id, found the way they find each other."""
     group = platform.settings.topic("order-view")
 
     def owners() -> list[str]:
         members = group_members(platform.bootstrap, group)
-        return sorted(m.client_id for m in members if m.partitions) if len(members) == 2 else []
+        if len(members) != 2 or not all(m.partitions for m in members):
+            return []
+        return [m.client_id for m in sorted(members, key=lambda m: m.group_instance_id or "")]
 
-    return eventually(lambda: len(owners()) == 2 and owners(), timeout_s=60, what="two gateways own partitions")  # type: ignore[return-value]
+    return eventually(owners, timeout_s=60, what="two gateways own partitions")  # type: ignore[return-value]
 
 
 def test_orders_placed_anywhere_are_readable_everywhere(platform: Platform) -> None:
@@ -72,7 +74,7 @@ def test_calls_wait_out_a_crashed_owner(platform: Platform) -> None:
     product = unique("JUMPERS")
     set_stock(platform, product, 100)
     ids = [place(platform, product).order.order_id for _ in range(10)]
-    survivor = instance_addresses(platform)[0]
+    survivor = instance_addresses(platform)[0]  # gateway-0
 
     platform.kill("gateway-1")
     platform.supervise()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import socket
 
 
@@ -18,8 +19,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def free_port_block(size: int, start: int = 39092) -> int:
-    """The first port of `size` consecutive free ports (a broker needs two each)."""
+def free_port_block(size: int) -> int:
+    """The first port of `size` consecutive free ports (a broker needs two each).
+
+    The search starts at a random place, so that concurrent test sessions
+    (which share the data directory, keyed by port) rarely meet."""
+    start = random.randrange(20000, 30000)
     for port in range(start, 60000, size):
         if all(_free(p) for p in range(port, port + size)):
             return port

@@ -1,0 +1,216 @@
+"""What every benchmark phase shares: the machine's facts, its load, process
+memory, percentiles, and the broker the run owns."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# Percentiles ------------------------------------------------------------------
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of an ascending sequence; nan if empty."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def summary_ms(values_s: Iterable[float]) -> dict[str, float]:
+    ordered = sorted(values_s)
+    return {f"p{p:g}": percentile(ordered, p) * 1000 for p in (50, 95, 99, 99.9)} | {
+        "max": (ordered[-1] * 1000) if ordered else math.nan,
+        "count": len(ordered),
+    }
+
+
+# Memory -------------------------------------------------------------------------
+def proc_status_kib(pid: int | str, field_name: str) -> int | None:
+    """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def memory_mib(pid: int | str = "self") -> dict[str, float | None]:
+    rss, hwm = proc_status_kib(pid, "VmRSS"), proc_status_kib(pid, "VmHWM")
+    return {"rss_mib": None if rss is None else rss / 1024, "peak_rss_mib": None if hwm is None else hwm / 1024}
+
+
+# Load -------------------------------------------------------------------------
+def loadavg() -> float:
+    return os.getloadavg()[0]
+
+
+def _cpu_busy_jiffies() -> int:
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle
+
+
+def _tree_jiffies(root: int) -> dict[int, int]:
+    """utime+stime of every live process in root's tree (root included)."""
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        rest = text[text.rindex(")") + 2 :].split()
+        pid = int(entry)
+        parents[pid] = int(rest[1])
+        times[pid] = int(rest[11]) + int(rest[12])
+    ours = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in ours and pid not in ours:
+                ours.add(pid)
+                changed = True
+    return {pid: times[pid] for pid in ours if pid in times}
+
+
+@dataclass
+class CpuWatch:
+    """Samples, once a second, how many cores this run's process tree used and
+    how many everything else on the machine used (other people's work)."""
+
+    interval_s: float = 1.0
+    ours: list[float] = field(default_factory=list)
+    others: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> CpuWatch:
+        self._thread = threading.Thread(target=self._run, name="cpu-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        root = os.getpid()
+        busy, tree, at = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
+        while not self._stop.wait(self.interval_s):
+            busy2, tree2, at2 = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
+            elapsed = (at2 - at) * CLK_TCK
+            if elapsed > 0:
+                ours = sum(t - tree[p] for p, t in tree2.items() if p in tree)
+                self.ours.append(ours / elapsed)
+                self.others.append(max(0.0, (busy2 - busy - ours) / elapsed))
+                self.loads.append(loadavg())
+            busy, tree, at = busy2, tree2, at2
+
+    def summary(self) -> dict[str, float]:
+        def mean(values: list[float]) -> float:
+            return sum(values) / len(values) if values else math.nan
+
+        return {
+            "cores_ours": round(mean(self.ours), 2),
+            "cores_others": round(mean(self.others), 2),
+            "load_max": round(max(self.loads), 2) if self.loads else math.nan,
+        }
+
+
+def wait_for_quiet(max_load: float, max_wait_s: float, log: "Log") -> float:
+    """Waits (bounded) until the 1-minute load average is below max_load."""
+    deadline = time.monotonic() + max_wait_s
+    load = loadavg()
+    if load >= max_load and max_wait_s > 0:
+        log(f"load average {load:.2f} >= {max_load}: waiting up to {max_wait_s:.0f}s for a quieter machine")
+    while load >= max_load and time.monotonic() < deadline:
+        time.sleep(5)
+        load = loadavg()
+    return load
+
+
+# Machine facts --------------------------------------------------------------
+def _command_output(argv: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (done.stdout + done.stderr).strip()
+
+
+def machine_facts() -> dict[str, str]:
+    import confluent_kafka
+    import grpc
+    import google.protobuf
+
+    from localkafka import settings as kafka_settings
+
+    with open("/proc/meminfo") as meminfo:
+        mem_kib = int(meminfo.readline().split()[1])
+    cpu_model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    java = _command_output(["java", "-version"]).splitlines()
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu_model,
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "kafka": kafka_settings.kafka_version(),
+        "java": java[0] if java else "unknown",
+        "confluent-kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "grpcio": grpc.__version__,
+        "protobuf": google.protobuf.__version__,
+    }
+
+
+# Logging and results ----------------------------------------------------------
+class Log:
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[bench {time.monotonic() - self._start:6.0f}s] {message}", file=sys.stderr, flush=True)
+
+
+def run_json(argv: Sequence[str], timeout_s: float, env: dict[str, str] | None = None) -> dict:
+    """Runs `python -m ...` as a subprocess and returns the JSON of its last stdout line."""
+    done = subprocess.run(
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1])

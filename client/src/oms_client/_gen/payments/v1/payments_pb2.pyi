@@ -1,0 +1,43 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Payment(_message.Message):
+    __slots__ = ("payment_id", "order_id", "currency", "amount", "recorded_at")
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    order_id: str
+    currency: str
+    amount: float
+    recorded_at: _timestamp_pb2.Timestamp
+    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[float] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordPaymentRequest(_message.Message):
+    __slots__ = ("payment_id", "order_id", "currency", "amount")
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    order_id: str
+    currency: str
+    amount: float
+    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[float] = ...) -> None: ...
+
+class RecordPaymentResponse(_message.Message):
+    __slots__ = ("payment", "created")
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    payment: Payment
+    created: bool
+    def __init__(self, payment: _Optional[_Union[Payment, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...

@@ -1,0 +1,95 @@
+"""Request building shared by the sync and asyncio clients."""
+
+from __future__ import annotations
+
+import uuid
+
+from oms_client._gen.customers.v1 import customers_pb2
+from oms_client._gen.inventory.v1 import inventory_pb2
+from oms_client._gen.orders.v1 import command_service_pb2, query_service_pb2
+from oms_client._gen.payments.v1 import payments_pb2
+from oms_client.types import Customer, CustomerLevel, LogPosition
+
+DEFAULT_TARGET = "localhost:50051"
+# Overall deadline of one unary call, retries included.
+DEFAULT_TIMEOUT_S = 30.0
+# wait_for_terminal's default: validation normally takes well under a second,
+# the aggregator's own check timeout is 30 s.
+DEFAULT_WAIT_S = 60.0
+
+
+def new_order_id() -> str:
+    """A fresh idempotency key for PlaceOrder: 'order-' and 32 hex digits."""
+    return f"order-{uuid.uuid4().hex}"
+
+
+def new_payment_id() -> str:
+    return f"payment-{uuid.uuid4().hex}"
+
+
+def place_order(
+    order_id: str | None, customer_id: int, product: str, quantity: int, price: float
+) -> command_service_pb2.PlaceOrderRequest:
+    return command_service_pb2.PlaceOrderRequest(
+        order_id=order_id if order_id is not None else new_order_id(),
+        customer_id=customer_id,
+        product=product,
+        quantity=quantity,
+        price=price,
+    )
+
+
+def get_order(order_id: str, after: LogPosition | None) -> query_service_pb2.GetOrderRequest:
+    return query_service_pb2.GetOrderRequest(order_id=order_id, min_position=after)
+
+
+def watch_order(order_id: str, after: LogPosition | None) -> query_service_pb2.WatchOrderRequest:
+    return query_service_pb2.WatchOrderRequest(order_id=order_id, min_position=after)
+
+
+def set_stock(product: str, quantity: int) -> inventory_pb2.SetStockRequest:
+    return inventory_pb2.SetStockRequest(product=product, quantity=quantity)
+
+
+def get_stock(product: str) -> inventory_pb2.GetStockRequest:
+    return inventory_pb2.GetStockRequest(product=product)
+
+
+def customer(
+    customer_id: int,
+    first_name: str,
+    last_name: str,
+    email: str,
+    address: str,
+    level: CustomerLevel | str | int,
+) -> Customer:
+    if isinstance(level, str):
+        name = level.upper()
+        level = CustomerLevel.Value(name if name.startswith("CUSTOMER_LEVEL_") else f"CUSTOMER_LEVEL_{name}")
+    return Customer(
+        customer_id=customer_id,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        address=address,
+        level=level,  # type: ignore[arg-type]
+    )
+
+
+def upsert_customer(value: Customer) -> customers_pb2.UpsertCustomerRequest:
+    return customers_pb2.UpsertCustomerRequest(customer=value)
+
+
+def get_customer(customer_id: int) -> customers_pb2.GetCustomerRequest:
+    return customers_pb2.GetCustomerRequest(customer_id=customer_id)
+
+
+def record_payment(
+    payment_id: str | None, order_id: str, amount: float, currency: str
+) -> payments_pb2.RecordPaymentRequest:
+    return payments_pb2.RecordPaymentRequest(
+        payment_id=payment_id if payment_id is not None else new_payment_id(),
+        order_id=order_id,
+        currency=currency,
+        amount=amount,
+    )

@@ -1,0 +1,383 @@
+"""`oms`: the OMS API from the shell.
+
+    oms stock set JUMPERS 10
+    oms place --customer 42 --product JUMPERS --quantity 2 --price 12.5 --watch
+    oms watch order-1001
+    oms --json get order-1001 | jq .state
+
+Every command takes --target (default $OMS_TARGET or localhost:50051),
+--json (machine-readable output: one JSON object per line) and --timeout.
+A failed call prints its status and details on one line to stderr and
+exits 1; a usage error exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from oms_client import _requests
+from oms_client._version import __version__
+from oms_client.client import OmsClient
+from oms_client.errors import OmsError
+from oms_client.types import (
+    Customer,
+    CustomerLevel,
+    Order,
+    PlaceOrderResponse,
+    ProductStock,
+    RecordPaymentResponse,
+    check_result_name,
+    check_type_name,
+    state_name,
+)
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def format_order(order: Order) -> str:
+    text = (
+        f"{order.order_id}  {state_name(order.state)}  customer {order.customer_id}  "
+        f"{order.quantity} x {order.product} @ {order.price:.2f}  v{order.version}"
+    )
+    if order.checks:
+        checks = []
+        for check in order.checks:
+            outcome = f"{check_type_name(check.check_type).lower()} {check_result_name(check.result)}"
+            if check.reason:
+                outcome += f" ({check.reason})"
+            checks.append(outcome)
+        text += "  checks: " + ", ".join(checks)
+    return text
+
+
+def format_stock(stock: ProductStock) -> str:
+    return (
+        f"{stock.product}  quantity {stock.quantity}  reserved {stock.reserved}  "
+        f"available {stock.quantity - stock.reserved}"
+    )
+
+
+def format_customer(customer: Customer) -> str:
+    name = " ".join(p for p in (customer.first_name, customer.last_name) if p) or "(no name)"
+    level = CustomerLevel.Name(customer.level).removeprefix("CUSTOMER_LEVEL_")
+    text = f"customer {customer.customer_id}  {name}  {level}"
+    if customer.email:
+        text += f"  <{customer.email}>"
+    if customer.address:
+        text += f"  {customer.address}"
+    return text
+
+
+def format_payment(response: RecordPaymentResponse) -> str:
+    payment = response.payment
+    how = "recorded" if response.created else "already recorded"
+    return f"payment {payment.payment_id}  order {payment.order_id}  {payment.amount:.2f} {payment.currency}  ({how})"
+
+
+class Output:
+    """Writes results as text lines or JSON lines; errors to stderr."""
+
+    def __init__(self, as_json: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def emit(self, message: Message, text: str) -> None:
+        line = json.dumps(to_dict(message)) if self.as_json else text
+        print(line, file=self.out, flush=True)
+
+    def emit_dict(self, value: dict[str, Any], text: str) -> None:
+        print(json.dumps(value) if self.as_json else text, file=self.out, flush=True)
+
+    def error(self, error: OmsError) -> None:
+        line = json.dumps({"error": error.to_dict()}) if self.as_json else f"oms: {error.describe()}"
+        print(line, file=self.err, flush=True)
+
+
+def _now() -> str:
+    return datetime.now().strftime("%H:%M:%S.%f")[:-3]
+
+
+# -- commands
+
+
+def cmd_place(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    placed: PlaceOrderResponse = client.place_order(
+        order_id=args.order_id,
+        customer_id=args.customer,
+        product=args.product,
+        quantity=args.quantity,
+        price=args.price,
+    )
+    how = "placed" if placed.created else "already placed"
+    out.emit(placed, f"{format_order(placed.order)}  ({how})")
+    if args.watch:
+        seen = placed.order.version
+        after = placed.position if placed.HasField("position") else None
+        for order in client.watch_order(placed.order.order_id, after=after, timeout=args.watch_timeout):
+            if order.version > seen:
+                seen = order.version
+                out.emit(order, f"{_now()}  {format_order(order)}")
+    return 0
+
+
+def cmd_get(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    order = client.get_order(args.order_id)
+    out.emit(order, format_order(order))
+    return 0
+
+
+def cmd_watch(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    for order in client.watch_order(args.order_id, timeout=args.watch_timeout):
+        out.emit(order, f"{_now()}  {format_order(order)}")
+    return 0
+
+
+def cmd_stock_set(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    stock = client.set_stock(args.product, args.quantity)
+    out.emit(stock, format_stock(stock))
+    return 0
+
+
+def cmd_stock_get(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    stock = client.get_stock(args.product)
+    out.emit(stock, format_stock(stock))
+    return 0
+
+
+def cmd_customer_upsert(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    customer = client.upsert_customer(
+        customer_id=args.customer_id,
+        first_name=args.first_name,
+        last_name=args.last_name,
+        email=args.email,
+        address=args.address,
+        level=args.level,
+    )
+    out.emit(customer, format_customer(customer))
+    return 0
+
+
+def cmd_customer_get(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    customer = client.get_customer(args.customer_id)
+    out.emit(customer, format_customer(customer))
+    return 0
+
+
+def cmd_pay(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    response = client.record_payment(
+        order_id=args.order_id, amount=args.amount, currency=args.currency, payment_id=args.payment_id
+    )
+    out.emit(response, format_payment(response))
+    return 0
+
+
+def cmd_demo(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    from oms_client import _demo
+
+    client.close()  # the demo runs on asyncio with a client of its own
+    config = _demo.DemoConfig(
+        target=args.target, rate=args.rate, count=args.count, seed=args.seed, timeout=args.timeout
+    )
+    return asyncio.run(_demo.run(config, out))
+
+
+# -- parsing
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text}")
+    return value
+
+
+def _level(text: str) -> str:
+    name = text.upper().removeprefix("CUSTOMER_LEVEL_")
+    if f"CUSTOMER_LEVEL_{name}" not in CustomerLevel.keys():
+        choices = ", ".join(k.removeprefix("CUSTOMER_LEVEL_").lower() for k in CustomerLevel.keys()[1:])
+        raise argparse.ArgumentTypeError(f"unknown level {text!r}; one of {choices}")
+    return name
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command accepts, before or after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection and output")
+    group.add_argument(
+        "--target",
+        default=argparse.SUPPRESS,
+        help="host:port of the OMS front door (default: $OMS_TARGET or localhost:50051)",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON, one object per line"
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=argparse.SUPPRESS,
+        help=f"deadline of each call in seconds, retries included (default {_requests.DEFAULT_TIMEOUT_S:g})",
+    )
+    return common
+
+
+Handler = Callable[[OmsClient, argparse.Namespace, Output], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="oms",
+        description="Place, watch and inspect orders, stock, customers and payments of the OMS.",
+        epilog="Each command has --help. Errors go to stderr as one line; the exit status is 1.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"oms-client {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        group: Any, name: str, handler: Handler | None, help_text: str, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(
+            name, help=help_text, description=description or help_text, parents=[common]
+        )
+        if handler is not None:
+            sub.set_defaults(handler=handler)
+        return sub
+
+    place = command(
+        commands,
+        "place",
+        cmd_place,
+        "place an order",
+        "Place an order (state CREATED). The order id is the idempotency key: "
+        "a fresh one is generated unless --order-id is given.",
+    )
+    place.add_argument("--customer", "-c", type=int, required=True, metavar="ID", help="customer id (> 0)")
+    place.add_argument("--product", "-p", required=True, help="product SKU, e.g. JUMPERS")
+    place.add_argument("--quantity", "-q", type=int, required=True, help="units to order")
+    place.add_argument("--price", type=float, required=True, help="unit price")
+    place.add_argument("--order-id", help="idempotency key: 1-64 of A-Z a-z 0-9 . _ : - (default: generated)")
+    place.add_argument(
+        "--watch",
+        "-w",
+        action="store_true",
+        help="then print each state change until a terminal state (with --json: the PlaceOrder answer, then one order a line)",
+    )
+    place.add_argument("--watch-timeout", type=_positive_float, metavar="S", help="give up watching after S seconds")
+
+    get = command(commands, "get", cmd_get, "show an order's latest state")
+    get.add_argument("order_id", metavar="ORDER_ID")
+
+    watch = command(
+        commands,
+        "watch",
+        cmd_watch,
+        "print an order's state, then each change until a terminal state",
+        "Print an order's current state, then each state change as it happens; "
+        "ends after VALIDATED, FAILED, SHIPPED or CANCELLED.",
+    )
+    watch.add_argument("order_id", metavar="ORDER_ID")
+    watch.add_argument("--watch-timeout", type=_positive_float, metavar="S", help="give up after S seconds (default: never)")
+
+    stock = command(commands, "stock", None, "set or show a product's stock")
+    stock_commands = stock.add_subparsers(dest="stock_command", metavar="COMMAND", required=True)
+    stock_set = command(
+        stock_commands,
+        "set",
+        cmd_stock_set,
+        "set a product's units in the warehouse",
+        "Set a product's units in the warehouse (the latest value wins); "
+        "answers once the inventory check has applied it.",
+    )
+    stock_set.add_argument("product", metavar="PRODUCT")
+    stock_set.add_argument("quantity", metavar="QUANTITY", type=int)
+    stock_get = command(stock_commands, "get", cmd_stock_get, "show a product's stock and reserved units")
+    stock_get.add_argument("product", metavar="PRODUCT")
+
+    customer = command(commands, "customer", None, "create, replace or show a customer")
+    customer_commands = customer.add_subparsers(dest="customer_command", metavar="COMMAND", required=True)
+    upsert = command(customer_commands, "upsert", cmd_customer_upsert, "create or replace a customer")
+    upsert.add_argument("customer_id", metavar="CUSTOMER_ID", type=int)
+    upsert.add_argument("--first-name", default="")
+    upsert.add_argument("--last-name", default="")
+    upsert.add_argument("--email", default="")
+    upsert.add_argument("--address", default="")
+    upsert.add_argument("--level", type=_level, default="BRONZE", help="bronze, silver, gold or platinum (default bronze)")
+    customer_get = command(customer_commands, "get", cmd_customer_get, "show a customer")
+    customer_get.add_argument("customer_id", metavar="CUSTOMER_ID", type=int)
+
+    pay = command(
+        commands,
+        "pay",
+        cmd_pay,
+        "record a payment for an order",
+        "Record a payment for an order. The payment id is the idempotency key: "
+        "a fresh one is generated unless --payment-id is given.",
+    )
+    pay.add_argument("order_id", metavar="ORDER_ID")
+    pay.add_argument("amount", metavar="AMOUNT", type=float)
+    pay.add_argument("--currency", default="EUR", help="ISO 4217 code (default EUR)")
+    pay.add_argument("--payment-id", help="idempotency key (default: generated)")
+
+    demo = command(
+        commands,
+        "demo",
+        cmd_demo,
+        "place a stream of realistic orders and show live progress",
+        "Set up stock for a few products of its own, then place --count orders at "
+        "--rate per second: mostly good ones, and some that fail each check "
+        "(more than the stock, over the fraud limit, bad details) or that the "
+        "front door rejects. Shows placed, validated, failed, rate and latency "
+        "p50/p95/p99 from placing to the verdict as it goes. Exits 1 if any "
+        "order did not end as its kind should.",
+    )
+    demo.add_argument("--rate", type=_positive_float, default=10.0, help="orders per second (default 10)")
+    demo.add_argument("--count", type=int, default=100, help="orders to place (default 100)")
+    demo.add_argument("--seed", type=int, help="random seed, for a repeatable mix")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.target = getattr(args, "target", None) or os.environ.get("OMS_TARGET") or _requests.DEFAULT_TARGET
+    args.json = getattr(args, "json", False)
+    args.timeout = getattr(args, "timeout", _requests.DEFAULT_TIMEOUT_S)
+    if getattr(args, "count", 1) < 1:
+        parser.error("--count must be at least 1")
+    out = Output(args.json)
+    client = OmsClient(args.target, timeout=args.timeout)
+    try:
+        handler: Handler = args.handler
+        return handler(client, args, out)
+    except OmsError as error:
+        out.error(error)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `oms watch ... | head -1`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

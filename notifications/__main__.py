@@ -1,0 +1,12 @@
+"""python -m notifications: the email join and the email sender."""
+
+from notifications.bootstrap import run
+from notifications.settings import EmailSettings
+from streams.service import configure_logging, create_topics, die_with_parent, stop_on_signals
+from streams.settings import Settings
+
+die_with_parent()
+configure_logging("notifications")
+settings = Settings.from_env()
+create_topics(settings)
+raise SystemExit(run(settings, EmailSettings.from_env(), stop_on_signals()))

@@ -1,0 +1,71 @@
+"""Composition root of the email service: the join processor and the sender,
+two loops of one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from notifications.mailer import Mailer, SmtpMailer
+from notifications.outbox import LevelDbSentLog
+from notifications.processor import EmailJoinProcessor
+from notifications.sender import EmailSender
+from notifications.settings import EmailSettings
+from streams.kafka import CommittingConsumer
+from streams.service import build_runner
+from streams.settings import Settings
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+SENDER_NAME = "email-sender"
+
+
+def build_join(settings: Settings, email: EmailSettings) -> EmailJoinProcessor:
+    return EmailJoinProcessor(Topics(settings.namespace), email.payment_window_ms)
+
+
+def build_sender(settings: Settings, email: EmailSettings, mailer: Mailer | None = None) -> EmailSender:
+    topics = Topics(settings.namespace)
+    member = topics.group(f"{SENDER_NAME}-{settings.instance_id}")
+    outbox = CommittingConsumer(
+        settings.bootstrap_servers,
+        topics.group(SENDER_NAME),
+        (topics.email_requests,),
+        extra=settings.extra_kafka,
+        group_instance_id=member,
+    )
+    return EmailSender(
+        outbox,
+        LevelDbSentLog(settings.data_dir / "state" / member),
+        mailer or SmtpMailer(email.smtp_host, email.smtp_port),
+        email.mail_from,
+    )
+
+
+def run(settings: Settings, email: EmailSettings, stop: threading.Event) -> int:
+    """Runs both loops until stopped (0) or until one of them fails (1)."""
+    runner = build_runner(build_join(settings, email), settings)
+    sender = build_sender(settings, email)
+    failed = threading.Event()
+
+    def guarded(name: str, body: object) -> threading.Thread:
+        def target() -> None:
+            try:
+                body(stop)  # type: ignore[operator]
+            except Exception:
+                log.exception("the %s failed", name)
+                failed.set()
+                stop.set()
+
+        return threading.Thread(target=target, name=name)
+
+    threads = [guarded("email join", runner.run), guarded("email sender", sender.run)]
+    for thread in threads:
+        thread.start()
+    log.info("email service up: mail goes to %s:%d", email.smtp_host, email.smtp_port)
+    while not stop.wait(0.5):
+        pass
+    for thread in threads:
+        thread.join()
+    return 1 if failed.is_set() else 0

@@ -1,0 +1,125 @@
+"""Log lines of every service: readable text, or one JSON object per line.
+
+Every line names its service (and instance) and, where there is one, the
+order it concerns: from `extra={"order_id": ...}` on the call, or else from
+`order_context`, which the code handling one order (a gRPC call, for
+example) enters so that every line logged inside it carries the id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TextIO
+
+_order_id: ContextVar[str | None] = ContextVar("oms_order_id", default=None)
+
+# What every LogRecord has; anything else on a record came from `extra`.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "service",
+    "instance",
+    "order_id",
+    "taskName",
+    "who",
+    "about",
+}
+
+
+@contextmanager
+def order_context(order_id: str | None) -> Iterator[None]:
+    """Lines logged inside (in this thread or asyncio task) name the order."""
+    token = _order_id.set(order_id or None)
+    try:
+        yield
+    finally:
+        _order_id.reset(token)
+
+
+class ServiceFilter(logging.Filter):
+    """Stamps each record with the service, its instance and the current order."""
+
+    def __init__(self, service: str, instance: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+        self.instance = instance
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        record.instance = self.instance
+        if not getattr(record, "order_id", None):
+            record.order_id = _order_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, service, instance, logger,
+    message, order_id (when there is one), any other `extra` fields, and
+    the traceback as `exc_info`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "service": getattr(record, "service", None),
+            "instance": getattr(record, "instance", None),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        order_id = getattr(record, "order_id", None) or _order_id.get()
+        if order_id:
+            entry["order_id"] = order_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps({k: v for k, v in entry.items() if v is not None}, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`<time> <service>[-<instance>] <LEVEL> <logger>: <message> [order=<id>]`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(who)s %(levelname)s %(name)s: %(message)s%(about)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        service = getattr(record, "service", None) or "-"
+        instance = getattr(record, "instance", None)
+        record.who = service if instance is None else f"{service}-{instance}"
+        order_id = getattr(record, "order_id", None) or _order_id.get()
+        record.about = f" [order={order_id}]" if order_id else ""
+        return super().format(record)
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    """`json` for JSON lines; anything else (`text`, unset) for readable text."""
+    return JsonFormatter() if log_format.strip().lower() == "json" else TextFormatter()
+
+
+def configure(
+    service: str,
+    level: str = "INFO",
+    log_format: str = "text",
+    instance: str | None = None,
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Sends every logger's records to one stream handler, in the chosen format."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.addFilter(ServiceFilter(service, instance))
+    handler.setFormatter(formatter(log_format))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_oms", False)]:
+        root.removeHandler(old)
+    handler._oms = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    return handler
