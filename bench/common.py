@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,17 +200,31 @@ class Log:
         print(f"[bench {time.monotonic() - self._start:6.0f}s] {message}", file=sys.stderr, flush=True)
 
 
-def run_json(argv: Sequence[str], timeout_s: float, env: dict[str, str] | None = None) -> dict:
-    """Runs `python -m ...` as a subprocess and returns the JSON of its last stdout line."""
-    done = subprocess.run(
+def run_json(
+    argv: Sequence[str],
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> dict:
+    """Runs `python -m ...` as a subprocess and returns the JSON of its last
+    stdout line; on_start gets its pid (to profile it, say)."""
+    process = subprocess.Popen(
         [sys.executable, *argv],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout_s,
         cwd=REPO,
         env={**os.environ, **(env or {})},
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if on_start is not None:
+        on_start(process.pid)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise RuntimeError(f"{' '.join(argv)} took more than {timeout_s}s") from None
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    lines = [line for line in stdout.splitlines() if line.strip()]
     return json.loads(lines[-1])

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from bench import profile as profiling
 from bench import workload
 from bench.common import CpuWatch, Log, loadavg, memory_mib, run_json
 from streams.kafka import partition_count
@@ -177,13 +178,20 @@ def drive_projector(settings: Settings, orders: int, timeout_s: float) -> dict:
     first: list[float] = []
 
     def progress(changes: dict[bytes, bytes], positions: dict[tuple[str, int], int]) -> None:
-        if changes and not first:
-            first.append(time.monotonic())
         counts["changes"] += len(changes)
         counts["batches"] += 1
 
+    class TimedConsumer(ViewConsumer):
+        """Notes when the first records arrive, before they are projected."""
+
+        def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+            records = super().poll(max_records, timeout_s)
+            if records and not first:
+                first.append(time.monotonic())
+            return records
+
     def consumer(**kwargs: object) -> ViewConsumer:  # as gateway.bootstrap builds it
-        return ViewConsumer(
+        return TimedConsumer(
             settings.bootstrap_servers, topics.group("order-view"), group_instance_id=member, client_id="bench", **kwargs  # type: ignore[arg-type]
         )
 
@@ -241,7 +249,15 @@ def main() -> None:
 
 
 # The orchestrating side -----------------------------------------------------------
-def run_stage(stage: str, bootstrap: str, work_dir: Path, orders: int, log: Log, partitions: int = 3) -> dict:
+def run_stage(
+    stage: str,
+    bootstrap: str,
+    work_dir: Path,
+    orders: int,
+    log: Log,
+    partitions: int = 3,
+    profile_dir: Path | None = None,
+) -> dict:
     namespace = f"b{uuid.uuid4().hex[:8]}."
     settings = Settings(bootstrap_servers=bootstrap, namespace=namespace, partitions=partitions, data_dir=work_dir)
     create_topics(settings)
@@ -251,6 +267,12 @@ def run_stage(stage: str, bootstrap: str, work_dir: Path, orders: int, log: Log,
     log(f"stage {stage}: pre-filled {filled} in {time.monotonic() - began:.1f}s; draining")
     data_dir = work_dir / f"stage-{stage}-{namespace.rstrip('.')}"
     load = loadavg()
+    recorders = []
+
+    def profile(pid: int) -> None:
+        if profile_dir is not None:
+            recorders.append(profiling.start(pid, profile_dir / f"stage-{stage}-{orders}.txt"))
+
     with CpuWatch() as cpu:
         result = run_json(
             [
@@ -263,7 +285,12 @@ def run_stage(stage: str, bootstrap: str, work_dir: Path, orders: int, log: Log,
             ],
             timeout_s=3600,
             env={"OMS_PARTITIONS": str(partitions), "OMS_LOG_LEVEL": "WARNING"},
+            on_start=profile,
         )
+    for recorder in recorders:
+        profiling.stop(recorder)
+    if profile_dir is not None:
+        result["profile"] = profiling.top_frames(profile_dir / f"stage-{stage}-{orders}.txt")
     shutil.rmtree(data_dir, ignore_errors=True)
     result |= {"loadavg": round(load, 2), **cpu.summary()}
     log(

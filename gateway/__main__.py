@@ -4,7 +4,7 @@ import asyncio
 import signal
 
 from gateway.bootstrap import run
-from streams.service import configure_logging, create_topics, die_with_parent, exit_if_stuck
+from streams.service import configure_logging, create_topics, die_with_parent, exit_if_stuck, start_metrics
 from streams.settings import Settings
 
 
@@ -25,5 +25,6 @@ def _stop_on_signals() -> asyncio.Event:
 die_with_parent()
 configure_logging("gateway")
 settings = Settings.from_env()
+start_metrics("gateway", settings)
 create_topics(settings)
 raise SystemExit(asyncio.run(run(settings, _stop_on_signals)))

@@ -25,6 +25,7 @@ from gateway.view import View
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from streams.kafka import Publisher, ViewConsumer, group_members, partition_count
+from streams.metrics import GrpcMetricsInterceptor, Metrics, process_metrics
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -51,6 +52,8 @@ class Gateway:
     notifier: Notifier
     router: Router
     tables: Tables | None = None
+    # What the health service says: True from SERVING until stopping.
+    serving: bool = False
 
     async def serve_when_caught_up(self) -> None:
         # Polled rather than awaited in a thread, so that shutdown never waits on it.
@@ -58,9 +61,11 @@ class Gateway:
             await asyncio.sleep(0.05)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.serving = True
         log.info("gateway serving on port %d", self.port)
 
     async def stop(self, grace_s: float = 2.0) -> None:
+        self.serving = False
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
@@ -72,7 +77,7 @@ class Gateway:
         self.view.close()
 
 
-async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
+async def start_gateway(settings: Settings, port: int | None = None, metrics: Metrics | None = None) -> Gateway:
     """Starts the front door (port 0 picks a free one) and its projector.
 
     Every instance binds the same front-door port (SO_REUSEPORT, gRPC's
@@ -83,7 +88,8 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
     bootstrap = settings.bootstrap_servers
     member = topics.group(f"order-view-{settings.instance_id}")
     view_group = topics.group("order-view")
-    server = grpc.aio.server()
+    metrics = metrics or process_metrics()
+    server = grpc.aio.server(interceptors=[GrpcMetricsInterceptor(metrics)])
     bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
     peer_port = server.add_insecure_port(f"[::]:{settings.peer_port}")
     address = f"{settings.advertised_host}:{peer_port}"
@@ -98,10 +104,11 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
             group_instance_id=member,
             client_id=address,
             extra=settings.extra_kafka,
+            on_lag=lambda lags: metrics.set_lag("order-view", lags),
             **kwargs,  # type: ignore[arg-type]
         )
 
-    projector = Projector(consumer, view, topics, notifier.progress_threadsafe)
+    projector = Projector(consumer, view, topics, notifier.progress_threadsafe, on_order=metrics.observe_order)
     publisher = Publisher(bootstrap, settings.extra_kafka)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
     reads = ReadModel(
@@ -115,7 +122,7 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
     )
     router = Router(address, partitions, lambda: projector.assigned, lambda: group_members(bootstrap, view_group))
     command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
-        OrderCommandService(reads, publisher, router), server
+        OrderCommandService(reads, publisher, router, placed=metrics.orders_placed.inc), server
     )
     query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads, router), server)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher, router), server)
@@ -130,7 +137,9 @@ async def start_gateway(settings: Settings, port: int | None = None) -> Gateway:
     await server.start()
     projector.start()
     tables.projector.start()
-    return Gateway(server, bound, address, health_servicer, projector, publisher, view, notifier, router, tables)
+    gateway = Gateway(server, bound, address, health_servicer, projector, publisher, view, notifier, router, tables)
+    metrics.readiness["gateway"] = lambda: gateway.serving
+    return gateway
 
 
 async def run(settings: Settings, stopping: Callable[[], asyncio.Event]) -> int:

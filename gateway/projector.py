@@ -28,10 +28,13 @@ Progress = Callable[[Changes, dict[tuple[str, int], int]], None]
 
 
 def project_batch(
-    records: Iterable[Record], topics: Topics, current: Callable[[bytes], bytes | None]
+    records: Iterable[Record],
+    topics: Topics,
+    current: Callable[[bytes], bytes | None],
+    applied: Callable[[order_pb2.Order], None] | None = None,
 ) -> Changes:
     """The view entries a batch changes. Events older than the view are skipped,
-    so redelivery and replays are harmless."""
+    so redelivery and replays are harmless. `applied` sees each order taken."""
     changes: Changes = {}
     for record in records:
         if record.topic == topics.orders:
@@ -45,6 +48,8 @@ def project_batch(
             if before is not None and order_pb2.Order.FromString(before).version >= event.version:
                 continue
             changes[key] = event.order.SerializeToString()
+            if applied is not None:
+                applied(event.order)
         elif record.topic == topics.inventory_levels:
             try:
                 level = inventory_pb2.InventoryLevel.FromString(record.value or b"")
@@ -58,8 +63,17 @@ def project_batch(
 class Projector:
     """The projection loop, on its own thread (confluent_kafka is blocking)."""
 
-    def __init__(self, consumer_factory: Callable[..., ViewConsumer], view: View, topics: Topics, on_progress: Progress) -> None:
+    def __init__(
+        self,
+        consumer_factory: Callable[..., ViewConsumer],
+        view: View,
+        topics: Topics,
+        on_progress: Progress,
+        on_order: Callable[[order_pb2.Order], None] | None = None,
+    ) -> None:
         self._view = view
+        # Sees each order change the view takes once caught up (not the replay before).
+        self._on_order = on_order
         self._topics = topics
         self._on_progress = on_progress
         self._stop = threading.Event()
@@ -109,7 +123,8 @@ class Projector:
         while not self._stop.is_set():
             records = self._consumer.poll(2000, 0.01)
             positions = self._consumer.positions()
-            changes = project_batch(records, self._topics, self._view.get_raw) if records else {}
+            applied = self._on_order if self.caught_up.is_set() else None
+            changes = project_batch(records, self._topics, self._view.get_raw, applied) if records else {}
             moved = {tp: o for tp, o in positions.items() if last.get(tp) != o}
             if changes or moved:
                 self._view.apply(changes, positions)

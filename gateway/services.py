@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import grpc
@@ -60,10 +60,14 @@ class KeyedLocks:
 class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
     """Places orders; the gateway instance owning the order's partition writes it."""
 
-    def __init__(self, reads: ReadModel, publisher: Publisher, router: Router) -> None:
+    def __init__(
+        self, reads: ReadModel, publisher: Publisher, router: Router, placed: Callable[[], None] = lambda: None
+    ) -> None:
         self._reads = reads
         self._publisher = publisher
         self._router = router
+        # Called once per OrderPlaced written (the orders placed metric).
+        self._placed = placed
         # Concurrent placements of one order id in this process are serialized,
         # so exactly one of them writes the event.
         self._locks = KeyedLocks()
@@ -114,6 +118,7 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
                 )
             except StreamsError as exc:
                 raise unavailable(f"the order could not be recorded: {exc}") from exc
+            self._placed()
             position = command_service_pb2.LogPosition(partition=partition, offset=offset)
             await self._reads.reached(position)
             projected = self._reads.order(details.order_id) or event.order

@@ -7,6 +7,7 @@ imports confluent_kafka nor handles its error objects.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -60,6 +61,43 @@ def _producer_config(bootstrap: str, extra: Mapping[str, str] | None) -> dict[st
         "partitioner": "murmur2_random",
         "linger.ms": 2,
     }
+
+
+LagReport = Callable[[dict[TopicPartitionKey, int]], None]
+STATS_INTERVAL_MS = 5000
+
+
+def consumer_lag(stats: Mapping[str, object]) -> dict[TopicPartitionKey, int]:
+    """The lag per partition a consumer fetches, from librdkafka statistics:
+    records between its position (the offset it last handed out) and the
+    partition's end (the last stable offset under read_committed)."""
+    lags: dict[TopicPartitionKey, int] = {}
+    for topic, topic_stats in (stats.get("topics") or {}).items():  # type: ignore[union-attr]
+        for key, partition in (topic_stats.get("partitions") or {}).items():
+            number = int(key)
+            if number < 0 or partition.get("fetch_state") in (None, "none", "stopping", "stopped"):
+                continue
+            lag = partition.get("consumer_lag_stored", -1)
+            if lag < 0:  # nothing handed out yet: from the committed offset
+                lag = partition.get("consumer_lag", -1)
+            if lag >= 0:
+                lags[(topic, number)] = lag
+    return lags
+
+
+def _lag_stats(on_lag: LagReport | None) -> dict[str, object]:
+    """Asks librdkafka for statistics every few seconds, served by poll(),
+    and reports the consumer lag in them."""
+    if on_lag is None:
+        return {}
+
+    def stats(raw: str) -> None:
+        try:
+            on_lag(consumer_lag(json.loads(raw)))
+        except Exception:  # a metrics fault must never stop the poll loop
+            log.exception("cannot read the consumer statistics")
+
+    return {"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": stats}
 
 
 def _static_member(group_instance_id: str | None) -> dict[str, object]:
@@ -238,6 +276,7 @@ class TransactionalIO:
         extra: Mapping[str, str] | None = None,
         transaction_timeout_ms: int = 30_000,
         group_instance_id: str | None = None,
+        on_lag: LagReport | None = None,
     ) -> None:
         self._inputs = list(inputs)
         self._on_assigned = on_assigned
@@ -256,6 +295,7 @@ class TransactionalIO:
                 "session.timeout.ms": 10_000,
                 "heartbeat.interval.ms": 1_000,
                 **_static_member(group_instance_id),
+                **_lag_stats(on_lag),
             }
         )
         self._producer = Producer(
@@ -491,6 +531,7 @@ class ViewConsumer:
         extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
         client_id: str | None = None,
+        on_lag: LagReport | None = None,
     ) -> None:
         self._stored_offset = stored_offset
         # Replaced whole on every rebalance, so other threads may read it freely.
@@ -515,6 +556,7 @@ class ViewConsumer:
                 "heartbeat.interval.ms": 1_000,
                 **_static_member(group_instance_id),
                 **({"client.id": client_id} if client_id else {}),
+                **_lag_stats(on_lag),
             }
         )
         self._consumer.subscribe(list(inputs), on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)

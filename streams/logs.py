@@ -39,7 +39,10 @@ def order_context(order_id: str | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _order_id.reset(token)
+        try:
+            _order_id.reset(token)
+        except ValueError:  # an async generator closed from another context
+            pass
 
 
 class ServiceFilter(logging.Filter):

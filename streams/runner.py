@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 
 from streams.batch import run_batch
 from streams.kafka import TransactionAborted, TransactionalIO, read_changelog
+from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
 from streams.records import Output
 from streams.state import BatchState, MemoryBackend, StateBackend
@@ -40,6 +41,7 @@ class ProcessorRunner:
         clock: Callable[[], float] = time.time,
         kafka_extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
+        metrics: RunnerMetrics | None = None,
     ) -> None:
         self.processor = processor
         self._bootstrap = bootstrap
@@ -54,6 +56,10 @@ class ProcessorRunner:
         self._owned: set[int] = set()
         self._last_punctuation_ms = 0
         self.ready = threading.Event()
+        # Set while a newly assigned partition's state is read back from its changelog.
+        self._restoring = False
+        self._metrics = metrics if metrics is not None else Metrics().runner(processor.name)
+        self._metrics.readiness(self.is_ready)
         self.committed_batches = 0
         self.aborted_batches = 0
         self._io = TransactionalIO(
@@ -65,12 +71,21 @@ class ProcessorRunner:
             on_revoked=self._revoked,
             extra=kafka_extra,
             group_instance_id=group_instance_id,
+            on_lag=self._metrics.lag,
         )
+
+    def is_ready(self) -> bool:
+        """Ready once it has its first partitions and is not restoring state."""
+        return self.ready.is_set() and not self._restoring
 
     def _assigned(self, partitions: set[int]) -> None:
         if self.processor.stateful:
-            for partition in sorted(partitions - self._owned):
-                self._restore(partition)
+            self._restoring = True
+            try:
+                for partition in sorted(partitions - self._owned):
+                    self._restore(partition)
+            finally:
+                self._restoring = False
         self._owned |= partitions
         self.ready.set()
         log.info("%s owns partitions %s", self.processor.name, sorted(self._owned))
@@ -109,6 +124,7 @@ class ProcessorRunner:
     def step(self) -> None:
         """Polls once and processes what came as one transaction."""
         records = self._io.poll(self._max_batch, self._interval_s)
+        started = time.perf_counter()
         now_ms = int(self._clock() * 1000)
         punctuate = now_ms - self._last_punctuation_ms >= self._punctuate_interval_ms
         if not records and not punctuate:
@@ -137,13 +153,17 @@ class ProcessorRunner:
                 self._io.send(output)
             for (partition, key), value in state.changes.items():
                 self._io.send(Output(self._changelog, key, value, partition=partition))
+            committing = time.perf_counter()
             delivered = self._io.commit(following)
         except TransactionAborted as exc:
             log.warning("%s aborts a batch of %d records: %s", self.processor.name, len(records), exc)
             self.aborted_batches += 1
+            self._metrics.aborted()
             self._io.abort(first)
             return
         self.committed_batches += 1
+        done = time.perf_counter()
+        self._metrics.committed(records, outputs, commit_s=done - committing, batch_s=done - started)
         checkpoints: dict[int, int] = {}
         for topic, partition, offset in delivered:
             if topic == self._changelog:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import signal
 import sys
 import threading
 
+from streams import logs
 from streams.kafka import ensure_topics
 from streams.leveldb import LevelDbBackend
+from streams.metrics import MetricsServer, process_metrics, serve_metrics
 from streams.processor import Processor
 from streams.runner import ProcessorRunner
 from streams.settings import Settings
@@ -31,11 +32,20 @@ def die_with_parent() -> None:
 
 
 def configure_logging(service: str) -> None:
-    logging.basicConfig(
-        level=os.environ.get("OMS_LOG_LEVEL", "INFO"),
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    """Every service's logging: OMS_LOG_LEVEL, and OMS_LOG_FORMAT=json for one
+    JSON object per line (readable text otherwise), naming the service."""
+    logs.configure(
+        service,
+        level=os.environ.get("OMS_LOG_LEVEL") or "INFO",
+        log_format=os.environ.get("OMS_LOG_FORMAT") or "text",
+        instance=os.environ.get("OMS_INSTANCE_ID"),
         stream=sys.stderr,
     )
+
+
+def start_metrics(service: str, settings: Settings) -> MetricsServer:
+    """Serves this process's metrics and /ready on its port (OMS_METRICS_PORT)."""
+    return serve_metrics(service, settings.metrics_port, settings.instance_id, settings.namespace)
 
 
 def create_topics(settings: Settings) -> None:
@@ -65,6 +75,7 @@ def build_runner(processor: Processor, settings: Settings) -> ProcessorRunner:
         commit_interval_ms=settings.commit_interval_ms,
         kafka_extra=settings.extra_kafka,
         group_instance_id=topics.group(member),
+        metrics=process_metrics().runner(processor.name, topics),
     )
 
 
@@ -96,6 +107,7 @@ def run_processor(processor: Processor, settings: Settings) -> None:
     """The body of every processor's entry point."""
     die_with_parent()
     configure_logging(processor.name)
+    start_metrics(processor.name, settings)
     create_topics(settings)
     stop = stop_on_signals()
     build_runner(processor, settings).run(stop)

@@ -24,6 +24,9 @@ class Settings:
     # Where peers reach this gateway instance to forward calls (0: any free port).
     peer_port: int = 0
     advertised_host: str = "127.0.0.1"
+    # Base of the metrics ports: each process adds 10 * instance + its kind's
+    # slot (streams/metrics.py); 0 picks any free port.
+    metrics_port: int = 9400
     partitions: int = 3
     replication_factor: int = 1
     # Short, because each batch's transaction commit is on the latency path.
@@ -45,6 +48,7 @@ class Settings:
             "grpc_port": _env_int("OMS_GRPC_PORT", cls.grpc_port),
             "peer_port": _env_int("OMS_PEER_PORT", cls.peer_port),
             "advertised_host": os.environ.get("OMS_ADVERTISED_HOST") or cls.advertised_host,
+            "metrics_port": _env_int("OMS_METRICS_PORT", cls.metrics_port),
             "partitions": _env_int("OMS_PARTITIONS", cls.partitions),
             # A local cluster of N brokers replicates everything N ways (up to 3).
             "replication_factor": _env_int(

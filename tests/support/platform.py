@@ -21,8 +21,9 @@ from oms.inventory.v1 import inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
 from streams.service import create_topics
+from streams.metrics import PORTS_PER_INSTANCE, metrics_port
 from streams.settings import Settings
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_port_block
 
 
 class Platform:
@@ -46,6 +47,8 @@ class Platform:
             "OMS_GRPC_PORT": str(self.port),
             "OMS_PARTITIONS": str(partitions),
             "OMS_COMMIT_INTERVAL_MS": "10",
+            # Metrics ports of their own: base + 10 * instance + the kind's slot.
+            "OMS_METRICS_PORT": str(free_port_block(PORTS_PER_INSTANCE * instances)),
             **(env or {}),
         }
         self.settings = Settings.from_env(
@@ -81,6 +84,12 @@ class Platform:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"the gateway on port {self.port} did not serve within {timeout_s}s")
+
+    def metrics_url(self, service: str, instance: int = 0, path: str = "/metrics") -> str:
+        """Where a service instance serves its metrics (service: "gateway",
+        "fraud-check", ...: the names of streams.metrics.SLOTS)."""
+        port = metrics_port(int(self.env["OMS_METRICS_PORT"]), service, str(instance))
+        return f"http://127.0.0.1:{port}{path}"
 
     def kill(self, name: str) -> None:
         """kill -9 one service; `supervise()` brings it back."""
