@@ -243,9 +243,12 @@ def _retried(call: Callable[[], int], timeout_s: float = 30.0) -> int:
             time.sleep(0.1)
 
 
-def _retrying(call: Callable[[], object], what: str, attempts: int = 20) -> None:
+def _retrying(call: Callable[[], object], what: str, attempts: int = 6) -> None:
     """Runs a transactional call, again while the broker says it is retriable
-    (CONCURRENT_TRANSACTIONS and coordinator moves, typically)."""
+    (CONCURRENT_TRANSACTIONS and coordinator moves, typically). When that
+    does not help, the error propagates and the process ends: its restart
+    re-initialises the transactional id, which aborts whatever was left open
+    (crash-only recovery, as for a kill -9)."""
     for attempt in range(attempts):
         try:
             call()
@@ -359,7 +362,7 @@ class TransactionalIO:
                 (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
             )
 
-    def commit(self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 60.0) -> list[tuple[str, int, int]]:
+    def commit(self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0) -> list[tuple[str, int, int]]:
         """Commits the transaction with the consumed offsets; returns what was produced."""
         positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
         if positions:
@@ -373,7 +376,7 @@ class TransactionalIO:
         self._producer.poll(0)  # serve the delivery reports of this transaction
         return list(self._delivered)
 
-    def abort(self, rewind_to: Mapping[TopicPartitionKey, int], timeout_s: float = 60.0) -> None:
+    def abort(self, rewind_to: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0) -> None:
         """Aborts the transaction and rewinds the consumer to redo the batch."""
         _retrying(lambda: self._producer.abort_transaction(timeout_s), "abort_transaction")
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}

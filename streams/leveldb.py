@@ -7,6 +7,7 @@ under a directory named after the service and its instance id.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -52,12 +53,25 @@ class LevelDbBackend:
                     batch.delete(full)
                 else:
                     batch.put(full, value)
+            now_ms = int(time.time() * 1000)
             for partition, offset in checkpoints.items():
-                batch.put(_partition_prefix(_CHECKPOINT, partition), struct.pack(">q", offset))
+                batch.put(_partition_prefix(_CHECKPOINT, partition), struct.pack(">qq", offset, now_ms))
+
+    def _checkpoint(self, partition: int) -> tuple[int, int]:
+        raw = self._db.get(_partition_prefix(_CHECKPOINT, partition))
+        return struct.unpack(">qq", raw) if raw else (0, 0)
 
     def checkpoint(self, partition: int) -> int:
-        raw = self._db.get(_partition_prefix(_CHECKPOINT, partition))
-        return struct.unpack(">q", raw)[0] if raw else 0
+        return self._checkpoint(partition)[0]
+
+    def checkpointed_at_ms(self, partition: int) -> int:
+        return self._checkpoint(partition)[1]
+
+    def clear(self, partition: int) -> None:
+        with self._db.write_batch(transaction=True) as batch:
+            for key in self._db.iterator(prefix=_partition_prefix(_STATE, partition), include_value=False):
+                batch.delete(key)
+            batch.delete(_partition_prefix(_CHECKPOINT, partition))
 
     def close(self) -> None:
         self._db.close()

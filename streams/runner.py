@@ -24,6 +24,9 @@ from streams.state import BatchState, MemoryBackend, StateBackend
 
 log = logging.getLogger(__name__)
 
+# Half the broker's default delete.retention.ms.
+STALE_CHECKPOINT_MS = 12 * 60 * 60 * 1000
+
 
 class ProcessorRunner:
     def __init__(
@@ -97,6 +100,13 @@ class ProcessorRunner:
 
     def _restore(self, partition: int) -> None:
         start = self._backend.checkpoint(partition)
+        age_ms = int(self._clock() * 1000) - self._backend.checkpointed_at_ms(partition)
+        if start and age_ms > STALE_CHECKPOINT_MS:
+            # Compaction drops tombstones after delete.retention.ms (a day by
+            # default): a store this old may hold keys deleted since. Rebuild.
+            log.info("%s rebuilds partition %d: its checkpoint is %d s old", self.processor.name, partition, age_ms // 1000)
+            self._backend.clear(partition)
+            start = 0
         changes: dict[tuple[int, bytes], bytes | None] = {}
         restored = 0
         next_offset = start

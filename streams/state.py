@@ -9,6 +9,7 @@ transaction) and the local store's new contents (written after it).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
@@ -32,6 +33,14 @@ class StateBackend(Protocol):
         """The changelog offset up to which the partition's state is local."""
         ...
 
+    def checkpointed_at_ms(self, partition: int) -> int:
+        """When that checkpoint was written (epoch milliseconds, 0 if never)."""
+        ...
+
+    def clear(self, partition: int) -> None:
+        """Forgets the partition's state and checkpoint."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -41,6 +50,7 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._data: dict[tuple[int, bytes], bytes] = {}
         self._checkpoints: dict[int, int] = {}
+        self._checkpointed_at: dict[int, int] = {}
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         return self._data.get((partition, key))
@@ -62,9 +72,20 @@ class MemoryBackend:
             else:
                 self._data[pk] = value
         self._checkpoints.update(checkpoints)
+        now_ms = int(time.time() * 1000)
+        self._checkpointed_at.update({p: now_ms for p in checkpoints})
 
     def checkpoint(self, partition: int) -> int:
         return self._checkpoints.get(partition, 0)
+
+    def checkpointed_at_ms(self, partition: int) -> int:
+        return self._checkpointed_at.get(partition, 0)
+
+    def clear(self, partition: int) -> None:
+        for pk in [pk for pk in self._data if pk[0] == partition]:
+            del self._data[pk]
+        self._checkpoints.pop(partition, None)
+        self._checkpointed_at.pop(partition, None)
 
     def close(self) -> None:
         pass
