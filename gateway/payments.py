@@ -80,6 +80,11 @@ class PaymentService(payments_pb2_grpc.PaymentServiceServicer):
         if violations:
             raise invalid_argument(violations)
         self._tables.require_healthy()
+        # As for PlaceOrder: a cancelled call does not abandon its write, so
+        # the id's lock is held until the write is settled.
+        return await asyncio.shield(asyncio.ensure_future(self._record_once(request)))
+
+    async def _record_once(self, request: payments_pb2.RecordPaymentRequest) -> payments_pb2.RecordPaymentResponse:
         async with self._locks.hold(request.payment_id):
             existing = await self._tables.payment_when_known(request.payment_id)
             if existing is not None:

@@ -100,6 +100,12 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
     async def _place(self, request: command_service_pb2.PlaceOrderRequest) -> command_service_pb2.PlaceOrderResponse:
         details = requests.place_order_details(request)
         self._reads.require_ready()
+        # Check and write run as a task of their own, which a cancelled call
+        # (say, a client's deadline) does not abandon: the order id's lock is
+        # held until the write is settled, so a retry never writes it twice.
+        return await asyncio.shield(asyncio.ensure_future(self._place_once(details)))
+
+    async def _place_once(self, details: OrderDetails) -> command_service_pb2.PlaceOrderResponse:
         async with self._locks.hold(details.order_id):
             existing = await self._reads.order_before_placing(details.order_id)
             if existing is not None:

@@ -430,7 +430,9 @@ class Publisher:
     """
 
     def __init__(self, bootstrap: str, extra: Mapping[str, str] | None = None) -> None:
-        self._producer = Producer(_producer_config(bootstrap, extra))
+        # A write that cannot be acknowledged within this fails, so that the
+        # caller answers UNAVAILABLE and the client retries (idempotently).
+        self._producer = Producer({**_producer_config(bootstrap, extra), "message.timeout.ms": 20_000})
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._serve, name="publisher-poll", daemon=True)
         self._poller.start()
