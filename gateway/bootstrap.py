@@ -24,7 +24,7 @@ from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from gateway.view import View
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
-from streams.kafka import Publisher, ViewConsumer, group_members, partition_count
+from streams.kafka import Publisher, ViewConsumer, admin_client, group_members, partition_count
 from streams.metrics import GrpcMetricsInterceptor, Metrics, process_metrics
 from streams.settings import Settings
 from streams.topics import Topics
@@ -120,7 +120,10 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
         projector.caught_up.is_set,
         lambda: projector.current,
     )
-    router = Router(address, partitions, lambda: projector.assigned, lambda: group_members(bootstrap, view_group))
+    admin = admin_client(bootstrap, settings.extra_kafka)
+    router = Router(
+        address, partitions, lambda: projector.assigned, lambda: group_members(bootstrap, view_group, admin=admin)
+    )
     command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
         OrderCommandService(reads, publisher, router, placed=metrics.orders_placed.inc), server
     )

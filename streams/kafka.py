@@ -69,8 +69,11 @@ STATS_INTERVAL_MS = 5000
 
 def consumer_lag(stats: Mapping[str, object]) -> dict[TopicPartitionKey, int]:
     """The lag per partition a consumer fetches, from librdkafka statistics:
-    records between its position (the offset it last handed out) and the
-    partition's end (the last stable offset under read_committed)."""
+    records between its position (past the last record it handed out) and
+    the partition's end (the last stable offset, as all our consumers read
+    committed records only). Before it has handed out any record of a
+    partition, the position is its committed offset, or else where its
+    fetcher stands."""
     lags: dict[TopicPartitionKey, int] = {}
     for topic, topic_stats in (stats.get("topics") or {}).items():  # type: ignore[union-attr]
         for key, partition in (topic_stats.get("partitions") or {}).items():
@@ -78,8 +81,10 @@ def consumer_lag(stats: Mapping[str, object]) -> dict[TopicPartitionKey, int]:
             if number < 0 or partition.get("fetch_state") in (None, "none", "stopping", "stopped"):
                 continue
             lag = partition.get("consumer_lag_stored", -1)
-            if lag < 0:  # nothing handed out yet: from the committed offset
+            if lag < 0:
                 lag = partition.get("consumer_lag", -1)
+            if lag < 0 and partition.get("ls_offset", -1) >= 0 and partition.get("next_offset", -1) >= 0:
+                lag = max(0, partition["ls_offset"] - partition["next_offset"])
             if lag >= 0:
                 lags[(topic, number)] = lag
     return lags
@@ -114,7 +119,7 @@ def ensure_topics(
     timeout_s: float = 60.0,
 ) -> None:
     """Creates the topics that do not exist yet (existing ones are left
-    alone) and waits until every partition is served."""
+    alone) and waits until every partition of those is served."""
     admin = AdminClient(_common(bootstrap))
     wanted = list(specs)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
@@ -133,7 +138,9 @@ def ensure_topics(
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise StreamsError(f"cannot create topic {name}: {exc}") from exc
-    _wait_for_leaders(admin, [spec.name for spec in wanted], timeout_s)
+        # Only new topics: an existing one with a partition offline (a broker
+        # down) must not keep a restarting service from its other partitions.
+        _wait_for_leaders(admin, [topic.topic for topic in new], timeout_s)
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -> None:
@@ -180,9 +187,14 @@ class GroupMember:
     group_instance_id: str | None = None
 
 
-def group_members(bootstrap: str, group_id: str, timeout_s: float = 10.0) -> list[GroupMember]:
-    """The members of a consumer group and the partitions each is assigned."""
-    admin = AdminClient(_common(bootstrap))
+def group_members(
+    bootstrap: str, group_id: str, timeout_s: float = 10.0, admin: AdminClient | None = None
+) -> list[GroupMember]:
+    """The members of a consumer group and the partitions each is assigned.
+
+    Callers that ask often pass an `admin` from `admin_client`, to keep one
+    connection instead of opening one per question."""
+    admin = admin or AdminClient(_common(bootstrap))
     future = admin.describe_consumer_groups([group_id], request_timeout=timeout_s)[group_id]
     try:
         description = future.result(timeout=timeout_s)
@@ -196,6 +208,10 @@ def group_members(bootstrap: str, group_id: str, timeout_s: float = 10.0) -> lis
         )
         for member in description.members
     ]
+
+
+def admin_client(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClient:
+    return AdminClient(_common(bootstrap, extra))
 
 
 def _record(message: object) -> Record:
