@@ -44,5 +44,14 @@ check-gen: gen
 	  && test -z "$$(git status --porcelain -- gen client/src/oms_client/_gen)" \
 	  || { echo "gen/ or client/src/oms_client/_gen is stale: run 'make gen' and commit it"; exit 1; }
 
+# Benchmarks (issue 7): results and the latency plot go to bench/RESULTS.md
+# and bench/latency.png. The full run waits (bounded) for a quiet machine
+# before each phase and takes about an hour; the quick one under 5 minutes.
+bench: setup
+	$(BIN)/python -m bench
+
+bench-quick: setup
+	$(BIN)/python -m bench --quick
+
 clean:
 	rm -rf $(VENV) .oms-data

@@ -81,29 +81,49 @@ FULL = Mode(
     profile_s=20,
     default_phases=PHASES,
 )
+# For the smoke test and for debugging the harness: every phase, tiny; its
+# report goes to bench/out/, never to bench/RESULTS.md.
+TINY = Mode(
+    name="tiny",
+    raw_records=1000,
+    stage_orders=1000,
+    soak_orders=2000,
+    ceiling_rates=(100,),
+    ceiling_s=2,
+    rates=(10, 30),
+    step_s=3,
+    warmup_s=0.5,
+    refine=False,
+    scale_partitions=3,
+    scale_s=3,
+    profile_orders=1000,
+    profile_s=3,
+    default_phases=PHASES,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the short version (under 5 minutes)")
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only", help=f"comma-separated phases of {', '.join(PHASES)}")
     parser.add_argument("--max-load", type=float, default=2.0, help="wait for a 1-minute load average below this before each phase")
     parser.add_argument("--wait-load-s", type=float, help="how long to wait for it (default: 0 quick, 600 full)")
     parser.add_argument("--stages", help="comma-separated stages (default: all)")
     parser.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md and the plot from the saved results")
     args = parser.parse_args()
-    mode = QUICK if args.quick else FULL
+    mode = TINY if args.tiny else QUICK if args.quick else FULL
     phases = tuple(args.only.split(",")) if args.only else mode.default_phases
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}")
-    wait_s = args.wait_load_s if args.wait_load_s is not None else (0 if args.quick else 600)
+    wait_s = args.wait_load_s if args.wait_load_s is not None else (600 if mode is FULL else 0)
     OUT.mkdir(parents=True, exist_ok=True)
     results_path = OUT / f"results-{mode.name}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     if not args.report_only:
         results = run(mode, phases, args, wait_s, results, results_path)
-    report.write(results, REPO / "bench")
+    report.write(results, OUT if mode is TINY else REPO / "bench")
     return 0
 
 
@@ -204,6 +224,12 @@ def profiles(mode: Mode, bootstrap: str, work: Path, log: Log, selected: tuple[s
     pdir.mkdir(parents=True, exist_ok=True)
     for stage in selected:
         out["stages"][stage] = stages.run_stage(stage, bootstrap, work, mode.profile_orders, log, profile_dir=pdir)["profile"]
+    # What ten times the records per transaction would give the lightest stages.
+    out["what_if"] = {
+        stage: stages.run_stage(stage, bootstrap, work, mode.stage_orders, log, max_batch=10_000)
+        for stage in ("order-details", "fraud")
+        if stage in selected
+    }
     platform = e2e.start_platform(bootstrap, work, 1, 3, log)
     try:
         rate = _saturating_rate(results)

@@ -148,7 +148,13 @@ def sweep(
         steps.append(step)
         if step["sustained"]:
             best = middle
-    return {"steps": steps, "max_sustained_rate": best, "first_failed_rate": failed_at, "duration_s": duration_s}
+    return {
+        "steps": steps,
+        "max_sustained_rate": best,
+        "first_failed_rate": failed_at,
+        "duration_s": duration_s,
+        "warmup_s": warmup_s,
+    }
 
 
 def saturate(platform: Platform, rate: float, duration_s: float, warmup_s: float, log: Log) -> dict:

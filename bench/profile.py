@@ -18,10 +18,11 @@ def available() -> bool:
     return shutil.which("py-spy") is not None
 
 
-def start(pid: int, out: Path, duration_s: int | None = None, rate: int = 50) -> subprocess.Popen[bytes]:
+def start(pid: int, out: Path, duration_s: int | None = None, rate: int = 200) -> subprocess.Popen[bytes]:
     """py-spy record of one process into a collapsed-stack file; it ends with
     the process, after duration_s, or on stop()."""
-    argv = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate), "--nonblocking", "-o", str(out)]
+    # --gil: only the thread holding the GIL, i.e. where Python's one core goes.
+    argv = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate), "--gil", "--nonblocking", "-o", str(out)]
     if duration_s is not None:
         argv += ["--duration", str(duration_s)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -47,8 +48,10 @@ def _frame(label: str) -> str:
     return label
 
 
-def top_frames(collapsed: Path, count: int = 10) -> dict:
-    """Top functions by own samples and by inclusive samples."""
+def top_frames(collapsed: Path, count: int = 12, focus: tuple[str, ...] = ()) -> dict:
+    """Top functions by own samples and by inclusive samples; with `focus`,
+    only of the stacks through one of those functions (a service's work
+    loop, say, leaving out its start-up)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -64,7 +67,7 @@ def top_frames(collapsed: Path, count: int = 10) -> dict:
         frames = [_frame(f) for f in stack.split(";")]
         # py-spy puts the thread first: "process 123:\"python -m x\";thread (0x..);frames..."
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
-        if not frames:
+        if not frames or (focus and not any(f.startswith(focus) for f in frames)):
             continue
         total += samples
         own[frames[-1]] += samples

@@ -148,13 +148,14 @@ def main() -> None:
     parser.add_argument("--sink")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--max-batch", type=int, default=1000)
     args = parser.parse_args()
     if args.mode == "produce":
         result = produce(args.bootstrap, args.topic, args.count)
     elif args.mode == "consume":
         result = consume(args.bootstrap, args.topic, args.count, args.partitions)
     else:
-        result = txloop(args.bootstrap, args.topic, args.sink, args.count)
+        result = txloop(args.bootstrap, args.topic, args.sink, args.count, args.max_batch)
     print(json.dumps(result | memory_mib()), flush=True)
 
 
@@ -165,12 +166,19 @@ def run_raw(bootstrap: str, count: int, log: Log, partitions: int = 3) -> dict[s
     ensure_topics(bootstrap, [TopicSpec(source), TopicSpec(f"{source}-warmup"), TopicSpec(sink)], partitions, 1)
     common = ["--bootstrap", bootstrap, "--topic", source, "--count", str(count), "--partitions", str(partitions)]
     results = {}
-    for mode, extra in (("produce", []), ("consume", []), ("txloop", ["--sink", sink])):
+    runs = (
+        ("produce", "produce", []),
+        ("consume", "consume", []),
+        ("txloop", "txloop", ["--sink", sink]),
+        # The same loop with ten times the batch: what the per-transaction cost is.
+        ("txloop-10000", "txloop", ["--sink", sink, "--max-batch", "10000"]),
+    )
+    for name, mode, extra in runs:
         load = loadavg()
         with CpuWatch() as cpu:
             result = run_json(["-m", "bench.raw", mode, *common, *extra], timeout_s=900)
-        results[mode] = result | {"loadavg": round(load, 2), **cpu.summary()}
-        log(f"raw {mode}: {result['records_per_s']:.0f} records/s, load {load:.2f}")
+        results[name] = result | {"loadavg": round(load, 2), **cpu.summary()}
+        log(f"raw {name}: {result['records_per_s']:.0f} records/s, load {load:.2f}")
     return results
 
 

@@ -33,6 +33,8 @@ from streams.topics import Topics
 STAGES = ("order-details", "fraud", "inventory", "aggregator", "projector")
 # The aggregator must not time out orders whose checks are still in the backlog.
 DRAIN_VALIDATION_TIMEOUT_MS = 3_600_000
+# The functions whose stacks are a stage's work, for its profile.
+WORK_LOOPS = ("ProcessorRunner.step", "Projector._project")
 
 
 # What each stage's input holds --------------------------------------------------
@@ -113,11 +115,13 @@ def _ends(bootstrap: str, filled: dict[str, int]) -> dict[tuple[str, int], int]:
         consumer.close()
 
 
-def _sample_memory(samples: list[tuple[int, float]], progress: Callable[[], int], stop: threading.Event) -> None:
+def _sample_memory(samples: list[tuple[int, float, float]], progress: Callable[[], int], stop: threading.Event) -> None:
+    """(records so far, RSS MiB, seconds since start) every half second."""
+    began = time.monotonic()
     while not stop.wait(0.5):
         rss = memory_mib()["rss_mib"]
         if rss is not None:
-            samples.append((progress(), round(rss, 1)))
+            samples.append((progress(), round(rss, 1), round(time.monotonic() - began, 2)))
 
 
 def drive_processor(stage: str, settings: Settings, filled: dict[str, int], orders: int, timeout_s: float) -> dict:
@@ -134,17 +138,20 @@ def drive_processor(stage: str, settings: Settings, filled: dict[str, int], orde
     counted.on_all_seen = lambda: reached_at_batches.append(runner.committed_batches)
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), name="runner", daemon=True)
-    samples: list[tuple[int, float]] = []
+    samples: list[tuple[int, float, float]] = []
     sampler = threading.Thread(target=_sample_memory, args=(samples, lambda: counted.records, stop), daemon=True)
     thread.start()
     sampler.start()
     deadline = started + timeout_s
     done_at = None
-    while time.monotonic() < deadline and thread.is_alive():
-        if reached_at_batches and runner.committed_batches > reached_at_batches[0]:
+    # Idle until every record has been seen, then until its batch commits.
+    while not counted.all_seen.wait(1.0) and time.monotonic() < deadline and thread.is_alive():
+        pass
+    while counted.all_seen.is_set() and time.monotonic() < deadline and thread.is_alive():
+        if runner.committed_batches > reached_at_batches[0]:
             done_at = time.monotonic()
             break
-        time.sleep(0.005)
+        time.sleep(0.001)
     memory = memory_mib()
     stop.set()
     thread.join(timeout=30)
@@ -198,7 +205,7 @@ def drive_projector(settings: Settings, orders: int, timeout_s: float) -> dict:
     started = time.monotonic()
     projector = Projector(consumer, view, topics, progress)
     stop = threading.Event()
-    samples: list[tuple[int, float]] = []
+    samples: list[tuple[int, float, float]] = []
     sampler = threading.Thread(target=_sample_memory, args=(samples, lambda: counts["changes"], stop), daemon=True)
     projector.start()
     sampler.start()
@@ -234,12 +241,14 @@ def main() -> None:
     parser.add_argument("--orders", required=True, type=int)
     parser.add_argument("--filled", required=True, help="JSON: topic -> records pre-filled")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--max-batch", type=int, help="records per transaction (default: the platform's)")
     args = parser.parse_args()
     settings = Settings.from_env(
         bootstrap_servers=args.bootstrap,
         namespace=args.namespace,
         data_dir=args.data_dir,
         validation_timeout_ms=DRAIN_VALIDATION_TIMEOUT_MS,
+        **({"max_batch": args.max_batch} if args.max_batch else {}),
     )
     if args.stage == "projector":
         result = drive_projector(settings, args.orders, args.timeout)
@@ -257,6 +266,7 @@ def run_stage(
     log: Log,
     partitions: int = 3,
     profile_dir: Path | None = None,
+    max_batch: int | None = None,
 ) -> dict:
     namespace = f"b{uuid.uuid4().hex[:8]}."
     settings = Settings(bootstrap_servers=bootstrap, namespace=namespace, partitions=partitions, data_dir=work_dir)
@@ -282,6 +292,7 @@ def run_stage(
                 "--data-dir", str(data_dir),
                 "--orders", str(orders),
                 "--filled", json.dumps(filled),
+                *(["--max-batch", str(max_batch)] if max_batch else []),
             ],
             timeout_s=3600,
             env={"OMS_PARTITIONS": str(partitions), "OMS_LOG_LEVEL": "WARNING"},
@@ -290,9 +301,9 @@ def run_stage(
     for recorder in recorders:
         profiling.stop(recorder)
     if profile_dir is not None:
-        result["profile"] = profiling.top_frames(profile_dir / f"stage-{stage}-{orders}.txt")
+        result["profile"] = profiling.top_frames(profile_dir / f"stage-{stage}-{orders}.txt", focus=WORK_LOOPS)
     shutil.rmtree(data_dir, ignore_errors=True)
-    result |= {"loadavg": round(load, 2), **cpu.summary()}
+    result |= {"loadavg": round(load, 2), **cpu.summary(), "max_batch": max_batch or Settings.max_batch}
     log(
         f"stage {stage}: {result['orders_per_s']:.0f} orders/s ({result['records_per_s']:.0f} records/s), "
         f"peak RSS {result.get('peak_rss_mib')} MiB, load {load:.2f}"

@@ -46,7 +46,13 @@ class Fenced(StreamsError):
 
 
 def _common(bootstrap: str, extra: Mapping[str, str] | None = None) -> dict[str, object]:
-    config: dict[str, object] = {"bootstrap.servers": bootstrap, "client.dns.lookup": "use_all_dns_ips"}
+    config: dict[str, object] = {
+        "bootstrap.servers": bootstrap,
+        "client.dns.lookup": "use_all_dns_ips",
+        # librdkafka's own log lines go through Python logging (served by
+        # poll), so they take the service's log format like every other line.
+        "logger": logging.getLogger("librdkafka"),
+    }
     config.update(extra or {})
     return config
 

@@ -36,7 +36,6 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_PORT = 9400
 # The slot of each kind of service within a block of 10 ports per instance.
 SLOTS = {
     "gateway": 0,
@@ -83,30 +82,50 @@ class Metrics:
     """Every metric of one process, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.registry = r = CollectorRegistry()
+        self.registry = CollectorRegistry()
         self.readiness: dict[str, Callable[[], bool]] = {}
         self._lock = threading.Lock()
         self._lag_series: dict[str, set[tuple[str, int]]] = {}
-        self.info = Gauge("oms_service_info", "This process: its service, instance and namespace", ["service", "instance", "namespace"], registry=r)
-        Gauge("oms_ready", "1 once the process is ready (restored, caught up), else 0", registry=r).set_function(
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, labels, registry=self.registry)
+
+        def gauge(name: str, doc: str, *labels: str) -> Gauge:
+            return Gauge(name, doc, labels, registry=self.registry)
+
+        def histogram(name: str, doc: str, buckets: Sequence[float], *labels: str) -> Histogram:
+            return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+        self.info = gauge("oms_service_info", "This process: its service, instance and namespace", "service", "instance", "namespace")
+        gauge("oms_ready", "1 once the process is ready (restored, caught up), else 0").set_function(
             lambda: 1.0 if self.ready() else 0.0
         )
         # Processors (streams/runner.py)
-        self.records_processed = Counter("oms_records_processed", "Input records in committed transactions", ["processor", "topic"], registry=r)
-        self.records_produced = Counter("oms_records_produced", "Output records in committed transactions (not changelogs)", ["processor", "topic"], registry=r)
-        self.batch_records = Histogram("oms_batch_records", "Input records per committed batch", ["processor"], buckets=_RECORDS, registry=r)
-        self.batch_seconds = Histogram("oms_batch_duration_seconds", "Processing time of a committed batch: processing and its transaction", ["processor"], buckets=_SECONDS, registry=r)
-        self.commit_seconds = Histogram("oms_transaction_commit_seconds", "Time to commit a transaction (offsets and commit)", ["processor"], buckets=_SECONDS, registry=r)
-        self.transactions = Counter("oms_transactions", "Transactions by outcome (committed, aborted)", ["processor", "outcome"], registry=r)
-        self.consumer_lag = Gauge("oms_consumer_lag", "Records between a consumer's position and the partition's last stable offset", ["consumer", "topic", "partition"], registry=r)
+        self.records_processed = counter("oms_records_processed", "Input records in committed transactions", "processor", "topic")
+        self.records_produced = counter(
+            "oms_records_produced", "Output records in committed transactions (not changelogs)", "processor", "topic"
+        )
+        self.batch_records = histogram("oms_batch_records", "Input records per committed batch", _RECORDS, "processor")
+        self.batch_seconds = histogram(
+            "oms_batch_duration_seconds", "A committed batch, from processing to its committed transaction", _SECONDS, "processor"
+        )
+        self.commit_seconds = histogram(
+            "oms_transaction_commit_seconds", "Committing a transaction (offsets and commit)", _SECONDS, "processor"
+        )
+        self.transactions = counter("oms_transactions", "Transactions by outcome (committed, aborted)", "processor", "outcome")
+        self.consumer_lag = gauge(
+            "oms_consumer_lag", "Records left to read up to the last stable offset", "consumer", "topic", "partition"
+        )
         # The order workflow, counted from what is produced
-        self.validations = Counter("oms_validations", "Check outcomes produced, by check and result", ["check", "result"], registry=r)
-        self.terminal = Counter("oms_orders_terminal", "Orders that reached a terminal state, by state", ["state"], registry=r)
+        self.validations = counter("oms_validations", "Check outcomes produced, by check and result", "check", "result")
+        self.terminal = counter("oms_orders_terminal", "Orders that reached a terminal state, by state", "state")
         # The gateway
-        self.orders_placed = Counter("oms_orders_placed", "Orders placed (OrderPlaced events written)", registry=r)
-        self.order_latency = Histogram("oms_order_latency_seconds", "From placed_at to the terminal state's updated_at, as the view applies it", ["state"], buckets=_SECONDS, registry=r)
-        self.grpc_requests = Counter("oms_grpc_requests", "gRPC calls handled, by method and status code", ["method", "code"], registry=r)
-        self.grpc_seconds = Histogram("oms_grpc_request_duration_seconds", "gRPC call handling time, by method", ["method"], buckets=_SECONDS, registry=r)
+        self.orders_placed = counter("oms_orders_placed", "Orders placed (OrderPlaced events written)")
+        self.order_latency = histogram(
+            "oms_order_latency_seconds", "From placed_at to the terminal updated_at, as the view applies it", _SECONDS, "state"
+        )
+        self.grpc_requests = counter("oms_grpc_requests", "gRPC calls handled, by method and status code", "method", "code")
+        self.grpc_seconds = histogram("oms_grpc_request_duration_seconds", "gRPC call handling time", _SECONDS, "method")
 
     def ready(self) -> bool:
         """True once something registered and every registered part is ready."""
@@ -278,10 +297,6 @@ def _code_of(context: grpc.aio.ServicerContext, error: BaseException | None) -> 
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
-    if isinstance(code, int):  # the number, from some grpc versions
-        for candidate in grpc.StatusCode:
-            if candidate.value[0] == code:
-                return candidate
     if error is None:
         return grpc.StatusCode.OK
     if isinstance(error, (asyncio.CancelledError, GeneratorExit)) or context.cancelled():

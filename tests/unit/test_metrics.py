@@ -171,13 +171,15 @@ def test_the_lag_comes_from_librdkafka_statistics() -> None:
                     "0": {"fetch_state": "active", "consumer_lag": 40, "consumer_lag_stored": 12},
                     "1": {"fetch_state": "active", "consumer_lag": 9, "consumer_lag_stored": -1},
                     "2": {"fetch_state": "none", "consumer_lag": 3, "consumer_lag_stored": 3},
-                    "3": {"fetch_state": "offset-query", "consumer_lag": -1, "consumer_lag_stored": -1},
+                    "3": {"fetch_state": "offset-query", "consumer_lag": -1, "consumer_lag_stored": -1, "next_offset": -1001},
+                    # Nothing read nor committed yet: from where the fetcher stands.
+                    "4": {"fetch_state": "active", "consumer_lag": -1, "consumer_lag_stored": -1, "ls_offset": 30, "next_offset": 26},
                 }
             }
         }
     }
 
-    assert consumer_lag(json.loads(json.dumps(stats))) == {("ns.orders", 0): 12, ("ns.orders", 1): 9}
+    assert consumer_lag(json.loads(json.dumps(stats))) == {("ns.orders", 0): 12, ("ns.orders", 1): 9, ("ns.orders", 4): 4}
     assert consumer_lag({}) == {}
 
 
@@ -376,7 +378,6 @@ def test_a_runner_is_not_ready_before_its_partitions_nor_while_it_restores_them(
         changelog_topic="ns.counting-changelog",
         dead_letter_topic="ns.dead-letters",
         backend=MemoryBackend(),
-        kafka_extra={"log_level": "0"},
         metrics=metrics.runner("counting"),
     )
     ready_while_restoring: list[bool] = []

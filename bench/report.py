@@ -1,0 +1,407 @@
+"""bench/RESULTS.md and bench/latency.png from a run's results.
+
+The hand-written analysis (what limits each figure, what would lift it)
+lives in bench/analysis.md and is copied in, so that a new run keeps it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+MIB_TARGET = 150.0
+RSS_AT = 1_000_000
+
+
+def _cmd(results: dict, phase: str) -> str:
+    quick = " --quick" if results.get("mode") == "quick" else ""
+    return f"`python -m bench{quick} --only {phase}`"
+
+
+def _num(value: object, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    if isinstance(value, (int, float)):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _ok(met: bool | None) -> str:
+    return "–" if met is None else ("met" if met else "**missed**")
+
+
+def rss_at(stage: dict, orders: int = RSS_AT) -> tuple[float | None, bool]:
+    """RSS after `orders` orders: measured if the drain was that long, else a
+    straight line through the second half of the samples (an extrapolation)."""
+    rss = stage.get("rss_mib")
+    if rss is None:
+        return None, False
+    if stage["orders"] >= orders:
+        return rss, False
+    samples = stage.get("rss_samples") or []
+    per_order = stage["records"] / stage["orders"]
+    half = samples[len(samples) // 2 :]
+    if len(half) < 2 or half[-1][0] == half[0][0]:
+        return rss, True
+    slope = (half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0])  # MiB per record
+    return rss + max(0.0, slope) * per_order * (orders - stage["orders"]), True
+
+
+def rate_trend(stage: dict) -> tuple[float | None, float | None]:
+    """Records/s over the first and the last fifth of a drain, from its samples."""
+    samples = [s for s in stage.get("rss_samples") or [] if len(s) >= 3]
+    if len(samples) < 10:
+        return None, None
+    fifth = len(samples) // 5
+
+    def rate(a: list, b: list) -> float | None:
+        return (b[0] - a[0]) / (b[2] - a[2]) if b[2] > a[2] else None
+
+    return rate(samples[0], samples[fifth]), rate(samples[-fifth - 1], samples[-1])
+
+
+def _step(results: dict, rate: float) -> dict | None:
+    for step in (results.get("e2e") or {}).get("steps", []):
+        if step["offered_rate"] == rate:
+            return step
+    return None
+
+
+def targets(results: dict) -> list[tuple[str, str, bool | None, str]]:
+    rows = []
+    e2e = results.get("e2e") or {}
+    best = e2e.get("max_sustained_rate")
+    scale = results.get("scale") or {}
+    top = max([r["throughput"] for r in scale.get("runs", {}).values()] or [0])
+    rows.append(
+        (
+            "e2e ≥ 2,000 orders/s sustained",
+            f"{_num(best)} orders/s sustained with p99 < 1 s ({_num(e2e.get('duration_s'))} s steps); "
+            f"{_num(top)} orders/s completed under saturation",
+            None if best is None else best >= 2000,
+            _cmd(results, "e2e"),
+        )
+    )
+    for rate, field, limit in ((500, "p99", 200.0), (50, "p50", 50.0)):
+        step = _step(results, rate)
+        value = None if step is None else step["latency_ms"][field]
+        rows.append(
+            (
+                f"at {rate}/s {field} < {limit:.0f} ms",
+                "not reached" if step is None else f"{_num(value, 1)} ms",
+                None if step is None else value < limit,
+                _cmd(results, "e2e"),
+            )
+        )
+    for name in ("order-details", "fraud", "inventory"):
+        stage = (results.get("stages") or {}).get(name)
+        rows.append(
+            (
+                f"{name} check ≥ 20,000 orders/s with EOS",
+                "–" if stage is None else f"{_num(stage['orders_per_s'])} orders/s",
+                None if stage is None else stage["orders_per_s"] >= 20_000,
+                _cmd(results, "stages"),
+            )
+        )
+    source = results.get("soak") or results.get("stages") or {}
+    for name, stage in source.items():
+        value, extrapolated = rss_at(stage)
+        how = f"extrapolated from {stage['orders']:,}" if extrapolated else f"measured after {stage['orders']:,}"
+        rows.append(
+            (
+                f"{name}: RSS < {MIB_TARGET:.0f} MiB after 1,000,000 orders",
+                f"{_num(value, 1)} MiB ({how}; peak {_num(stage.get('peak_rss_mib'), 1)} MiB)",
+                None if value is None else value < MIB_TARGET,
+                _cmd(results, "soak" if results.get("soak") else "stages"),
+            )
+        )
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _load(entry: dict) -> str:
+    return f"{_num(entry.get('loadavg'), 2)} / {_num(entry.get('cores_others'), 2)}"
+
+
+def render(results: dict, analysis: str) -> str:
+    mode = results.get("mode", "?")
+    command = "make bench-quick" if mode == "quick" else "make bench"
+    out = [
+        "# Benchmark results",
+        "",
+        f"Written by `{command}` (`python -m bench{' --quick' if mode == 'quick' else ''}`), "
+        f"{mode} mode, started {results.get('started_at', '?')}, took {_num(results.get('seconds'))} s. "
+        "Each table names the command that reproduces its figures. "
+        "**Load** is the 1-minute load average when the figure's run began / the cores "
+        "that other processes on the machine (not this benchmark, nor its broker and "
+        "services) used on average during it: the machine is shared, so read every "
+        "figure with them.",
+        "",
+        "## Machine",
+        "",
+    ]
+    machine = results.get("machine", {})
+    out += _table(["what", "value"], [[k, v] for k, v in machine.items()])
+    out += ["", "## Targets", ""]
+    out += _table(["target", "measured", "", "command"], [[a, b, _ok(c), d] for a, b, c, d in targets(results)])
+
+    e2e = results.get("e2e")
+    if e2e:
+        out += [
+            "",
+            "## End to end",
+            "",
+            "Open-loop load through `PlaceOrder` at the front door of the whole platform "
+            "(every service of `make run` as its own process, one instance each, 3 partitions, "
+            "`OMS_COMMIT_INTERVAL_MS=20`) on the benchmark's own one-broker Kafka. Latency runs "
+            "from sending `PlaceOrder` to receiving the terminal state on `WatchOrder`; *place* is "
+            "`PlaceOrder`'s own answer; *late* is how far behind schedule the generator sent "
+            f"(p99). The first {_num(e2e.get('warmup_s'))} s of each step are warm-up and left out; "
+            "an order with no answer counts as infinitely slow. Steps go "
+            f"up until one is not kept up with (p99 ≥ 1 s, errors, or late sends). "
+            f"**Highest rate sustained for {_num(e2e.get('duration_s'))} s with p99 < 1 s: "
+            f"{_num(e2e.get('max_sustained_rate'))} orders/s.** Command: {_cmd(results, 'e2e')}.",
+            "",
+            "![latency against offered rate](latency.png)",
+            "",
+        ]
+        rows = []
+        for step in e2e["steps"]:
+            lat = step["latency_ms"]
+            rows.append(
+                [
+                    _num(step["offered_rate"]),
+                    f"{step['completed']:,}/{step['sent']:,}",
+                    _num(step["throughput"]),
+                    _num(lat["p50"], 1),
+                    _num(lat["p95"], 1),
+                    _num(lat["p99"], 1),
+                    _num(lat["p99.9"], 1),
+                    _num(step["place_ms"]["p99"], 1),
+                    _num(step["lateness_ms"]["p99"], 1),
+                    ", ".join(f"{k}: {v}" for k, v in step["errors"].items()) or "0",
+                    "yes" if step["sustained"] else "**no**",
+                    _load(step),
+                ]
+            )
+        out += _table(
+            ["offered/s", "done/sent", "done/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "place p99", "late p99", "errors", "kept up", "load"],
+            rows,
+        )
+        last = e2e["steps"][-1].get("memory") or {}
+        if last:
+            total = sum(s["sent"] for s in e2e["steps"])
+            out += ["", f"RSS of each service after the sweep ({total:,} orders): " + ", ".join(
+                f"{name} {_num(m.get('rss_mib'), 1)} MiB" for name, m in last.items()
+            ) + "."]
+
+    ceiling = results.get("ceiling")
+    if ceiling:
+        out += [
+            "",
+            "## The load generator's own ceiling",
+            "",
+            f"The same generator (2 worker processes, grpc.aio) against a trivial front door "
+            f"({ceiling['servers']} server processes answering `PlaceOrder` and a two-message "
+            f"`WatchOrder` at once), on the same 2 cores. **Ceiling: {_num(ceiling.get('ceiling_rate'))} "
+            f"orders/s** (the highest rate sent on time with p99 < 100 ms). Command: {_cmd(results, 'ceiling')}.",
+            "",
+        ]
+        out += _table(
+            ["offered/s", "sent/s", "done/s", "p50 ms", "p99 ms", "late p99 ms", "generator CPU s / 1000 orders", "load"],
+            [
+                [
+                    _num(s["offered_rate"]),
+                    _num(s["send_rate"]),
+                    _num(s["throughput"]),
+                    _num(s["latency_ms"]["p50"], 1),
+                    _num(s["latency_ms"]["p99"], 1),
+                    _num(s["lateness_ms"]["p99"], 1),
+                    _num(s["generator_cpu_s_per_1000"], 2),
+                    _load(s),
+                ]
+                for s in ceiling["steps"]
+            ],
+        )
+
+    raw = results.get("raw") or {}
+    tx = (raw.get("txloop") or {}).get("records_per_s")
+    stages = results.get("stages")
+    if stages:
+        out += [
+            "",
+            "## Per stage",
+            "",
+            "Each stage alone, as its own process, drains a pre-filled topic with exactly-once "
+            "on (the production `build_runner`: read_committed, one transaction per batch, "
+            "LevelDB state and changelog; the projector: the gateway's `Projector` and LevelDB "
+            "view). Timed from its first record to the commit of its last. *Records* counts every "
+            "input record, including the re-keyed ones fraud and inventory read back and the "
+            "aggregator's own verdicts; *vs txloop* is records/s as a share of the bare "
+            f"transactional loop below. Command: {_cmd(results, 'stages')}.",
+            "",
+        ]
+        out += _table(
+            ["stage", "orders", "orders/s", "records/s", "vs txloop", "peak RSS MiB", "startup s", "batches", "load"],
+            [
+                [
+                    name,
+                    _num(s["orders"]),
+                    _num(s["orders_per_s"]),
+                    _num(s["records_per_s"]),
+                    f"{100 * s['records_per_s'] / tx:.0f}%" if tx else "–",
+                    _num(s.get("peak_rss_mib"), 1),
+                    _num(s["startup_s"], 1),
+                    _num(s["committed_batches"]),
+                    _load(s),
+                ]
+                for name, s in stages.items()
+            ],
+        )
+    soak = results.get("soak")
+    if soak:
+        out += ["", "### Memory after a long drain", "", f"Command: {_cmd(results, 'soak')}.", ""]
+        out += _table(
+            ["stage", "orders", "orders/s", "records/s first fifth → last fifth", "RSS MiB at end", "peak RSS MiB", "load"],
+            [
+                [
+                    name,
+                    _num(s["orders"]),
+                    _num(s["orders_per_s"]),
+                    " → ".join(_num(r) for r in rate_trend(s)),
+                    _num(s.get("rss_mib"), 1),
+                    _num(s.get("peak_rss_mib"), 1),
+                    _load(s),
+                ]
+                for name, s in soak.items()
+            ],
+        )
+    if raw:
+        out += [
+            "",
+            "## The limit: the broker and client alone",
+            "",
+            f"{_num(raw['produce']['records'])} records of {raw['produce'].get('record_bytes', '?')} bytes (an "
+            "`OrderPlaced` event's size) on 3 partitions: an idempotent acks=all producer "
+            "(the gateway's settings), a read_committed consumer draining them, and a bare "
+            "transactional consume-produce loop (batches of up to 1,000 as `streams/runner.py` "
+            f"takes them; nothing decoded, no state). Command: {_cmd(results, 'raw')}.",
+            "",
+        ]
+        out += _table(
+            ["what", "records/s", "peak RSS MiB", "load"],
+            [[name, _num(r["records_per_s"]), _num(r.get("peak_rss_mib"), 1), _load(r)] for name, r in raw.items()],
+        )
+        if stages and tx:
+            out += [
+                "",
+                "Ratios: " + "; ".join(
+                    f"{name} {s['records_per_s'] / tx:.2f}× the txloop"
+                    for name, s in stages.items()
+                )
+                + (
+                    f"; end to end, the highest sustained rate is {(e2e or {}).get('max_sustained_rate', 0) / raw['produce']['records_per_s']:.3f}× the raw producer."
+                    if e2e and e2e.get("max_sustained_rate")
+                    else "."
+                ),
+            ]
+    scale = results.get("scale")
+    if scale:
+        out += [
+            "",
+            "## Scale: instances per service",
+            "",
+            f"Saturation: {_num(scale['offered_rate'])} orders/s offered for a short run, "
+            f"{scale['partitions']} partitions; *done/s* is what completed (terminal state seen) "
+            f"per second after warm-up. Command: {_cmd(results, 'scale')}.",
+            "",
+        ]
+        out += _table(
+            ["instances per service", "done/s", "p50 ms", "p99 ms", "errors", "load"],
+            [
+                [
+                    n,
+                    _num(r["throughput"]),
+                    _num(r["latency_ms"]["p50"], 0),
+                    _num(r["latency_ms"]["p99"], 0),
+                    ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0",
+                    _load(r),
+                ]
+                for n, r in scale["runs"].items()
+            ],
+        )
+    profiles = results.get("profiles")
+    if profiles:
+        out += ["", "## Profiles (py-spy, top frames by own samples)", "", f"Command: {_cmd(results, 'profile')}.", ""]
+        for group, entries in (("stage", profiles.get("stages", {})), ("service under load", profiles.get("platform", {}))):
+            for name, prof in entries.items():
+                if not prof.get("samples"):
+                    continue
+                top = "; ".join(f"`{frame}` {share}%" for frame, share in prof["self"][:6])
+                out += [f"- {group} **{name}** ({prof['samples']} samples): {top}"]
+    what_if = (profiles or {}).get("what_if")
+    if what_if:
+        out += [
+            "",
+            "## What if a transaction took 10,000 records",
+            "",
+            "The same drains with `max_batch=10000` (the platform's is 1,000), set in the "
+            f"benchmark's settings only. Command: {_cmd(results, 'profile')}.",
+            "",
+        ]
+        out += _table(
+            ["stage", "orders", "orders/s", "batches", "peak RSS MiB", "load"],
+            [
+                [name, _num(r["orders"]), _num(r["orders_per_s"]), _num(r["committed_batches"]), _num(r.get("peak_rss_mib"), 1), _load(r)]
+                for name, r in what_if.items()
+            ],
+        )
+    if analysis.strip():
+        out += ["", analysis.strip()]
+    return "\n".join(out) + "\n"
+
+
+def plot(results: dict, path: Path) -> bool:
+    steps = (results.get("e2e") or {}).get("steps") or []
+    if not steps:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = sorted(steps, key=lambda s: s["offered_rate"])
+    rates = [s["offered_rate"] for s in steps]
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
+    for key, style in (("p50", "o-"), ("p95", "s-"), ("p99", "^-"), ("p99.9", "v-")):
+        values = [s["latency_ms"][key] if math.isfinite(s["latency_ms"][key]) else float("nan") for s in steps]
+        axes.plot(rates, values, style, label=key)
+    axes.axhline(1000, color="grey", linestyle="--", linewidth=1, label="1 s")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("offered rate (orders/s, open loop)")
+    axes.set_ylabel("PlaceOrder → terminal state (ms)")
+    machine = results.get("machine", {})
+    axes.set_title(
+        f"oms end to end, {machine.get('cores', '?')} cores, Kafka {machine.get('kafka', '?')} ({results.get('mode')} run)"
+    )
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return True
+
+
+def write(results: dict, folder: Path) -> None:
+    analysis_path = folder / "analysis.md"
+    analysis = analysis_path.read_text() if analysis_path.exists() else ""
+    plot(results, folder / "latency.png")
+    (folder / "RESULTS.md").write_text(render(results, analysis))
