@@ -111,10 +111,50 @@ def _lag_stats(on_lag: LagReport | None) -> dict[str, object]:
     return {"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": stats}
 
 
-def _static_member(group_instance_id: str | None) -> dict[str, object]:
-    # A restarted instance reclaims its partitions at once instead of waiting
-    # out the session timeout; a second process with the same id is fenced.
-    return {"group.instance.id": group_instance_id} if group_instance_id else {}
+def _group_consumer(
+    bootstrap: str,
+    group_id: str,
+    extra: Mapping[str, str] | None,
+    group_instance_id: str | None,
+    **settings: object,
+) -> Consumer:
+    """A read_committed group member that commits nothing by itself."""
+    config: dict[str, object] = {
+        **_common(bootstrap, extra),
+        "group.id": group_id,
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # Range assignment keeps partition N of every input on one instance:
+        # the co-partitioning that partitioned state needs.
+        "partition.assignment.strategy": "range",
+        "fetch.wait.max.ms": 10,
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 1_000,
+    }
+    if group_instance_id:
+        # A restarted instance reclaims its partitions at once instead of
+        # waiting out the session timeout; a second process with the same id
+        # is fenced.
+        config["group.instance.id"] = group_instance_id
+    config.update(settings)
+    return Consumer(config)
+
+
+def _records(messages: Iterable[object], on_eof: Callable[[str, int, int], None] | None = None) -> list[Record]:
+    """Records of consumed messages; end-of-partition events go to on_eof,
+    any other error is raised."""
+    records = []
+    for message in messages:
+        error = message.error()  # type: ignore[attr-defined]
+        if error is None:
+            records.append(_record(message))
+        elif error.code() == KafkaError._PARTITION_EOF:
+            if on_eof is not None:
+                on_eof(message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
+        else:
+            _raise_for(error, "consume")
+    return records
 
 
 def ensure_topics(
@@ -306,23 +346,7 @@ class TransactionalIO:
         self._inputs = list(inputs)
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
-        self._consumer = Consumer(
-            {
-                **_common(bootstrap, extra),
-                "group.id": group_id,
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                # Range assignment keeps partition N of every input on one
-                # instance: the co-partitioning that partitioned state needs.
-                "partition.assignment.strategy": "range",
-                "fetch.wait.max.ms": 10,
-                "session.timeout.ms": 10_000,
-                "heartbeat.interval.ms": 1_000,
-                **_static_member(group_instance_id),
-                **_lag_stats(on_lag),
-            }
-        )
+        self._consumer = _group_consumer(bootstrap, group_id, extra, group_instance_id, **_lag_stats(on_lag))
         self._producer = Producer(
             {
                 **_producer_config(bootstrap, extra),
@@ -349,14 +373,7 @@ class TransactionalIO:
         return {tp.partition for tp in self._consumer.assignment()}
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
-        records = []
-        for message in _fetch(self._consumer, max_records, timeout_s):
-            error = message.error()
-            if error is None:
-                records.append(_record(message))
-            elif error.code() != KafkaError._PARTITION_EOF:
-                _raise_for(error, "consume")
-        return records
+        return _records(_fetch(self._consumer, max_records, timeout_s))
 
     def begin(self) -> None:
         self._delivered.clear()
@@ -499,32 +516,11 @@ class CommittingConsumer:
         extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
     ) -> None:
-        self._consumer = Consumer(
-            {
-                **_common(bootstrap, extra),
-                "group.id": group_id,
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "partition.assignment.strategy": "range",
-                "fetch.wait.max.ms": 10,
-                "session.timeout.ms": 10_000,
-                "heartbeat.interval.ms": 1_000,
-                **_static_member(group_instance_id),
-            }
-        )
+        self._consumer = _group_consumer(bootstrap, group_id, extra, group_instance_id)
         self._consumer.subscribe(list(inputs))
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
-        messages = self._consumer.consume(num_messages=max_records, timeout=timeout_s)
-        records = []
-        for message in messages:
-            error = message.error()
-            if error is None:
-                records.append(_record(message))
-            elif error.code() != KafkaError._PARTITION_EOF:
-                _raise_for(error, "consume")
-        return records
+        return _records(_fetch(self._consumer, max_records, timeout_s))
 
     def commit(self, next_offsets: Mapping[TopicPartitionKey, int]) -> None:
         """Commits synchronously; a failure (after a rebalance) raises StreamsError."""
@@ -569,22 +565,14 @@ class ViewConsumer:
         self._known: dict[TopicPartitionKey, int] = {}
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
-        self._consumer = Consumer(
-            {
-                **_common(bootstrap, extra),
-                "group.id": group_id,
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                "partition.assignment.strategy": "range",
-                "fetch.wait.max.ms": 5,
-                "session.timeout.ms": 10_000,
-                "heartbeat.interval.ms": 1_000,
-                **_static_member(group_instance_id),
-                **({"client.id": client_id} if client_id else {}),
-                **_lag_stats(on_lag),
-            }
+        self._consumer = _group_consumer(
+            bootstrap,
+            group_id,
+            extra,
+            group_instance_id,
+            **{"enable.partition.eof": True, "fetch.wait.max.ms": 5},
+            **({"client.id": client_id} if client_id else {}),
+            **_lag_stats(on_lag),
         )
         self._consumer.subscribe(list(inputs), on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
         self._admin = AdminClient(_common(bootstrap, extra))
@@ -606,17 +594,10 @@ class ViewConsumer:
         self._on_revoked([(tp.topic, tp.partition) for tp in partitions])
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
-        records = []
-        for message in _fetch(self._consumer, max_records, timeout_s):
-            error = message.error()
-            if error is None:
-                records.append(_record(message))
-            elif error.code() == KafkaError._PARTITION_EOF:
-                tp = (message.topic(), message.partition())
-                self._known[tp] = max(self._known.get(tp, 0), message.offset())
-            else:
-                raise StreamsError(f"consume: {error}")
-        return records
+        return _records(_fetch(self._consumer, max_records, timeout_s), on_eof=self._reached_end)
+
+    def _reached_end(self, topic: str, partition: int, offset: int) -> None:
+        self._known[(topic, partition)] = max(self._known.get((topic, partition), 0), offset)
 
     def positions(self) -> dict[TopicPartitionKey, int]:
         """Next offset to read per assigned partition, where known."""
