@@ -22,6 +22,7 @@ from gateway.requests import order_id_violations
 from gateway.routing import Router
 from gateway.services import KeyedLocks
 from gateway.tables import Tables
+from gateway.tasks import outlive_cancellation
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from streams.kafka import Publisher, StreamsError
 
@@ -82,7 +83,7 @@ class PaymentService(payments_pb2_grpc.PaymentServiceServicer):
         self._tables.require_healthy()
         # As for PlaceOrder: a cancelled call does not abandon its write, so
         # the id's lock is held until the write is settled.
-        return await asyncio.shield(asyncio.ensure_future(self._record_once(request)))
+        return await outlive_cancellation(self._record_once(request))
 
     async def _record_once(self, request: payments_pb2.RecordPaymentRequest) -> payments_pb2.RecordPaymentResponse:
         async with self._locks.hold(request.payment_id):

@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import grpc
 
 from gateway import requests
-from gateway.errors import RequestError, abort, already_exists, invalid_argument, not_found, unavailable, FieldViolation
+from gateway.errors import FieldViolation, RequestError, abort, already_exists, invalid_argument, not_found, unavailable
 from gateway.read_model import ReadModel
 from gateway.routing import Router
+from gateway.tasks import outlive_cancellation
 from gateway.view import order_key, stock_key
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2, query_service_pb2, query_service_pb2_grpc
@@ -103,7 +104,7 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
         # Check and write run as a task of their own, which a cancelled call
         # (say, a client's deadline) does not abandon: the order id's lock is
         # held until the write is settled, so a retry never writes it twice.
-        return await asyncio.shield(asyncio.ensure_future(self._place_once(details)))
+        return await outlive_cancellation(self._place_once(details))
 
     async def _place_once(self, details: OrderDetails) -> command_service_pb2.PlaceOrderResponse:
         async with self._locks.hold(details.order_id):
