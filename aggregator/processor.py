@@ -127,7 +127,7 @@ class AggregatorProcessor:
         self._save(state, order_id, decided, due_ms + DECIDED_RETENTION_MS)
 
     def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
-        for key, _ in state.scan(b"due/"):
+        for key, _ in state.scan(b"due/", until=b"due/%015d" % (now_ms + 1)):
             due_ms = int(key[4:19])
             if due_ms > now_ms:
                 break

@@ -147,7 +147,7 @@ class EmailJoinProcessor:
         if raw is None:
             return iter(())
         stream_ms = struct.unpack(">q", raw)[0]
-        for key, _ in state.scan(b"due/"):
+        for key, _ in state.scan(b"due/", until=b"due/%015d" % (stream_ms + 1)):
             if int(key[4:19]) > stream_ms:
                 break
             state.delete(key)

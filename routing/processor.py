@@ -141,7 +141,7 @@ class OrderRoutingProcessor:
 
     def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
         """Dead-letters the orders whose customer did not come in time."""
-        for key, _ in state.scan(b"due/"):
+        for key, _ in state.scan(b"due/", until=b"due/%015d" % (now_ms + 1)):
             if int(key[4:19]) > now_ms:
                 break
             state.delete(key)

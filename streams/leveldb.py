@@ -35,11 +35,16 @@ class LevelDbBackend:
     def get(self, partition: int, key: bytes) -> bytes | None:
         return self._db.get(_partition_prefix(_STATE, partition) + key)
 
-    def scan(self, partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def scan(self, partition: int, prefix: bytes, until: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         base = _partition_prefix(_STATE, partition)
         skip = len(base)
-        for key, value in self._db.iterator(prefix=base + prefix):
-            yield key[skip:], value
+        if until is None:
+            entries = self._db.iterator(prefix=base + prefix)
+        else:
+            entries = self._db.iterator(start=base + prefix, stop=base + until)
+        for key, value in entries:
+            if key[skip:].startswith(prefix):
+                yield key[skip:], value
 
     def apply(
         self,

@@ -19,7 +19,9 @@ class StateBackend(Protocol):
 
     def get(self, partition: int, key: bytes) -> bytes | None: ...
 
-    def scan(self, partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+    def scan(self, partition: int, prefix: bytes, until: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Entries under prefix in key order, lazily; with until, only keys below it."""
+        ...
 
     def apply(
         self,
@@ -55,9 +57,11 @@ class MemoryBackend:
     def get(self, partition: int, key: bytes) -> bytes | None:
         return self._data.get((partition, key))
 
-    def scan(self, partition: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def scan(self, partition: int, prefix: bytes, until: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         items = sorted(
-            (k, v) for (p, k), v in self._data.items() if p == partition and k.startswith(prefix)
+            (k, v)
+            for (p, k), v in self._data.items()
+            if p == partition and k.startswith(prefix) and (until is None or k < until)
         )
         return iter(items)
 
@@ -131,14 +135,19 @@ class PartitionState:
     def delete(self, key: bytes) -> None:
         self._staged[key] = None
 
-    def scan(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        """Committed and pending entries under prefix, in key order."""
-        merged = dict(self._batch.backend.scan(self.partition, prefix))
+    def scan(self, prefix: bytes, until: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """Committed and pending entries under prefix, in key order; with
+        until, only keys below it (so a time index reads just what is due)."""
+
+        def wanted(key: bytes) -> bool:
+            return key.startswith(prefix) and (until is None or key < until)
+
+        merged = dict(self._batch.backend.scan(self.partition, prefix, until))
         for (p, key), value in self._batch.changes.items():
-            if p == self.partition and key.startswith(prefix):
+            if p == self.partition and wanted(key):
                 merged[key] = value  # type: ignore[assignment]
         for key, value in self._staged.items():
-            if key.startswith(prefix):
+            if wanted(key):
                 merged[key] = value  # type: ignore[assignment]
         return sorted((k, v) for k, v in merged.items() if v is not None)
 

@@ -166,3 +166,15 @@ class TestPartitionState:
 
         assert BatchState(backend).partition(0).scan(b"") == [(b"k", b"v")]
         assert backend.checkpoint(0) == 42
+
+
+def test_scan_until_bounds_pending_and_committed_entries() -> None:
+    from streams.state import BatchState, MemoryBackend
+
+    backend = MemoryBackend()
+    backend.apply({(0, b"due/1"): b"", (0, b"due/5"): b""}, {})
+    state = BatchState(backend).partition(0)
+    state.put(b"due/2", b"")
+    state.put(b"due/6", b"")
+
+    assert [k for k, _ in state.scan(b"due/", until=b"due/3")] == [b"due/1", b"due/2"]

@@ -53,3 +53,8 @@ def test_clear_forgets_one_partition_only(backend: StateBackend) -> None:
 
     assert backend.get(0, b"a") is None and backend.checkpoint(0) == 0
     assert backend.get(1, b"a") == b"2" and backend.checkpoint(1) == 6
+
+
+def test_scan_until_stops_below_the_bound(backend: StateBackend) -> None:
+    backend.apply({(0, b"due/001/a"): b"", (0, b"due/002/b"): b"", (0, b"due/003/c"): b"", (0, b"dz"): b""}, {})
+    assert [k for k, _ in backend.scan(0, b"due/", until=b"due/003")] == [b"due/001/a", b"due/002/b"]
