@@ -49,6 +49,8 @@ def _common(bootstrap: str, extra: Mapping[str, str] | None = None) -> dict[str,
     config: dict[str, object] = {
         "bootstrap.servers": bootstrap,
         "client.dns.lookup": "use_all_dns_ips",
+        # Small requests go out at once (Nagle would hold them for an ACK).
+        "socket.nagle.disable": True,
         # librdkafka's own log lines go through Python logging (served by
         # poll), so they take the service's log format like every other line.
         "logger": logging.getLogger("librdkafka"),
@@ -352,6 +354,11 @@ class TransactionalIO:
                 **_producer_config(bootstrap, extra),
                 "transactional.id": transactional_id,
                 "transaction.timeout.ms": transaction_timeout_ms,
+                # Right after a commit the coordinator still writes its markers
+                # and answers the next transaction's first request with
+                # CONCURRENT_TRANSACTIONS; librdkafka's default 100 ms back-off
+                # before retrying would then sit on every hop's latency.
+                "retry.backoff.ms": 5,
             }
         )
         self._delivered: list[tuple[str, int, int]] = []
