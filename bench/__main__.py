@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import e2e, profile, raw, report, stages
-from bench.common import REPO, Log, loadavg, machine_facts, wait_for_quiet
+from bench.common import REPO, Log, loadavg, machine_facts, set_wait_budget, wait_for_quiet
 from localkafka import KafkaCluster
 from tests.support.ports import free_port_block
 
 PHASES = ("raw", "stages", "soak", "ceiling", "e2e", "scale", "profile")
 OUT = REPO / "bench" / "out"
+# A stage's long drain stops here; its figures are then what it did so far.
+SOAK_LIMIT_S = 600
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the short version (under 5 minutes)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only", help=f"comma-separated phases of {', '.join(PHASES)}")
-    parser.add_argument("--max-load", type=float, default=2.0, help="wait for a 1-minute load average below this before each phase")
-    parser.add_argument("--wait-load-s", type=float, help="how long to wait for it (default: 0 quick, 600 full)")
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=2.0,
+        help="before each phase, wait for a quiet machine: a 1-minute load average (less this run's own running processes) below this, and other processes using under half a core",
+    )
+    parser.add_argument("--wait-load-s", type=float, help="how long to wait for it at most each time (default: 0 quick, 300 full)")
+    parser.add_argument("--wait-budget-s", type=float, default=1200, help="how long to wait for quiet in all (default 1200)")
     parser.add_argument("--stages", help="comma-separated stages (default: all)")
     parser.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md and the plot from the saved results")
     args = parser.parse_args()
@@ -117,7 +125,8 @@ def main() -> int:
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}")
-    wait_s = args.wait_load_s if args.wait_load_s is not None else (600 if mode is FULL else 0)
+    wait_s = args.wait_load_s if args.wait_load_s is not None else (300 if mode is FULL else 0)
+    set_wait_budget(args.wait_budget_s)
     OUT.mkdir(parents=True, exist_ok=True)
     results_path = OUT / f"results-{mode.name}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -159,7 +168,7 @@ def run(mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: f
             results.setdefault("soak", {})
             for stage in selected:
                 wait_for_quiet(args.max_load, wait_s, log)
-                results["soak"][stage] = stages.run_stage(stage, bootstrap, work, mode.soak_orders, log)
+                results["soak"][stage] = stages.run_stage(stage, bootstrap, work, mode.soak_orders, log, timeout_s=SOAK_LIMIT_S)
                 save()
         if "ceiling" in phases:
             wait_for_quiet(args.max_load, wait_s, log)
@@ -173,10 +182,13 @@ def run(mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: f
             log("open-loop rate sweep")
             results["e2e"] = e2e.sweep(one, mode.rates, mode.step_s, mode.warmup_s, log, args.max_load, wait_s, mode.refine)
             save()
+        reuse = one is not None and mode.scale_partitions == 3 and "scale" in phases
+        if one is not None and not reuse:
+            one.stop()
         if "scale" in phases:
-            results["scale"] = scale(mode, bootstrap, work, log, args.max_load, wait_s, results, reuse=one)
+            results["scale"] = scale(mode, bootstrap, work, log, args.max_load, wait_s, results, reuse=one if reuse else None)
             save()
-        if one is not None:
+        if reuse:
             one.stop()
         if "profile" in phases and profile.available():
             results["profiles"] = profiles(mode, bootstrap, work, log, selected, results)
@@ -202,9 +214,9 @@ def scale(mode: Mode, bootstrap: str, work: Path, log: Log, max_load: float, wai
     out: dict = {"offered_rate": rate, "partitions": mode.scale_partitions, "runs": {}}
     for instances in (1, 2):
         wait_for_quiet(max_load, wait_s, log)
-        if instances == 1 and reuse is not None and mode.scale_partitions == 3:
+        if instances == 1 and reuse is not None:
             platform, owned = reuse, False
-            time.sleep(10)  # the sweep's last (failed) step leaves a backlog
+            e2e.settle(platform, log)  # the sweep's last (failed) step leaves a backlog
         else:
             platform, owned = e2e.start_platform(bootstrap, work, instances, mode.scale_partitions, log), True
         log(f"saturation with {instances} instance(s) per service at {rate:.0f}/s offered")

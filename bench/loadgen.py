@@ -69,8 +69,15 @@ class Plan:
 
 
 # One order: scheduled, sent, placed (PlaceOrder answered), done (terminal
-# state seen); -1 for what did not happen; and a status ("ok" or a gRPC code).
-Outcome = tuple[float, float, float, float, str]
+# state seen); -1 for what did not happen; a status ("ok" or the error); and
+# the order's id.
+Outcome = tuple[float, float, float, float, str, str]
+
+
+def _describe(call: str, error: grpc.aio.AioRpcError) -> str:
+    """The call, status and details, and whether the status came from the server."""
+    where = "from the server" if "from peer" in (error.debug_error_string() or "") else "local"
+    return f"{call} {error.code().name} ({where}): {error.details()}"[:160]
 
 
 async def _one(plan: Plan, index: int, scheduled: float, command, query, outcomes: list[Outcome]) -> None:  # type: ignore[no-untyped-def]
@@ -82,12 +89,20 @@ async def _one(plan: Plan, index: int, scheduled: float, command, query, outcome
         price=plan.price,
     )
     sent = time.monotonic()
+    try:
+        await _place_and_watch(plan, request, command, query, outcomes, scheduled, sent)
+    except asyncio.CancelledError:  # still waiting when the run ended
+        outcomes.append((scheduled, sent, -1.0, -1.0, "no answer in time", request.order_id))
+        raise
+
+
+async def _place_and_watch(plan: Plan, request, command, query, outcomes: list[Outcome], scheduled: float, sent: float) -> None:  # type: ignore[no-untyped-def]
     placed = done = -1.0
     status = "ok"
     try:
         answer = await command.PlaceOrder(request, timeout=plan.call_timeout_s)
     except grpc.aio.AioRpcError as error:
-        outcomes.append((scheduled, sent, placed, done, f"PlaceOrder {error.code().name}: {error.details()}"[:120]))
+        outcomes.append((scheduled, sent, placed, done, _describe("PlaceOrder", error), request.order_id))
         return
     placed = time.monotonic()
     try:
@@ -101,8 +116,8 @@ async def _one(plan: Plan, index: int, scheduled: float, command, query, outcome
             if done < 0:
                 status = "watch ended early"
     except grpc.aio.AioRpcError as error:
-        status = f"WatchOrder {error.code().name}: {error.details()}"[:120]
-    outcomes.append((scheduled, sent, placed, done, status))
+        status = _describe("WatchOrder", error)
+    outcomes.append((scheduled, sent, placed, done, status, request.order_id))
 
 
 async def _work(plan: Plan, index: int, start_at: float) -> list[Outcome]:
@@ -142,8 +157,10 @@ async def _work(plan: Plan, index: int, start_at: float) -> list[Outcome]:
         k += 1
     if in_flight:
         await asyncio.wait(in_flight, timeout=max(0.1, end + plan.drain_s - time.monotonic()))
-    for task in list(in_flight):
+    unfinished = list(in_flight)
+    for task in unfinished:
         task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)  # they note themselves as unanswered
     for channel in channels:
         await channel.close()
     return outcomes
@@ -173,9 +190,15 @@ class LoadResult:
     lateness_ms: dict[str, float]
     generator_cpu_s_per_1000: float
     extra: dict[str, float] = field(default_factory=dict)
+    # Per order, for a closer look (not in the JSON): the plan's order ids are
+    # f"{run}-{index}", and wall-clock time = monotonic time + wall_offset.
+    outcomes: list[Outcome] = field(default_factory=list, repr=False)
+    wall_offset: float = 0.0
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["outcomes"], out["wall_offset"]
+        return out
 
 
 def run_load(plan: Plan) -> LoadResult:
@@ -205,11 +228,13 @@ def run_load(plan: Plan) -> LoadResult:
         cpu_s += cpu
     for process in processes:
         process.join(timeout=10)
-    return summarize(plan, start_at, outcomes, cpu_s)
+    result = summarize(plan, start_at, outcomes, cpu_s)
+    result.outcomes = outcomes
+    result.wall_offset = time.time() - time.monotonic()
+    return result
 
 
 def summarize(plan: Plan, start_at: float, outcomes: list[Outcome], cpu_s: float) -> LoadResult:
-    end = start_at + plan.duration_s
     window_start = start_at + plan.warmup_s
     measured = [o for o in outcomes if o[0] >= window_start]
     # An order that never finished counts as infinitely late.
@@ -220,9 +245,6 @@ def summarize(plan: Plan, start_at: float, outcomes: list[Outcome], cpu_s: float
     finished = [o[3] for o in outcomes if o[3] >= 0]
     span = sends[-1] - sends[0] if len(sends) > 1 else math.nan
     errors = Counter(o[4] for o in outcomes if o[4] != "ok")
-    unanswered = len(outcomes) - sum(1 for o in outcomes if o[3] >= 0) - sum(errors.values())
-    if unanswered:
-        errors["no answer in time"] += unanswered
     return LoadResult(
         offered_rate=plan.rate,
         duration_s=plan.duration_s,

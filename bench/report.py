@@ -38,15 +38,16 @@ def rss_at(stage: dict, orders: int = RSS_AT) -> tuple[float | None, bool]:
     rss = stage.get("rss_mib")
     if rss is None:
         return None, False
-    if stage["orders"] >= orders:
+    done = stage.get("orders_done", stage["orders"])
+    if done >= orders:
         return rss, False
     samples = stage.get("rss_samples") or []
-    per_order = stage["records"] / stage["orders"]
+    per_order = stage["records"] / max(1, done)
     half = samples[len(samples) // 2 :]
     if len(half) < 2 or half[-1][0] == half[0][0]:
         return rss, True
     slope = (half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0])  # MiB per record
-    return rss + max(0.0, slope) * per_order * (orders - stage["orders"]), True
+    return rss + max(0.0, slope) * per_order * (orders - done), True
 
 
 def rate_trend(stage: dict) -> tuple[float | None, float | None]:
@@ -108,7 +109,8 @@ def targets(results: dict) -> list[tuple[str, str, bool | None, str]]:
     source = results.get("soak") or results.get("stages") or {}
     for name, stage in source.items():
         value, extrapolated = rss_at(stage)
-        how = f"extrapolated from {stage['orders']:,}" if extrapolated else f"measured after {stage['orders']:,}"
+        done = stage.get("orders_done", stage["orders"])
+        how = f"extrapolated from {done:,}" if extrapolated else f"measured after {done:,}"
         rows.append(
             (
                 f"{name}: RSS < {MIB_TARGET:.0f} MiB after 1,000,000 orders",
@@ -195,6 +197,24 @@ def render(results: dict, analysis: str) -> str:
             ["offered/s", "done/sent", "done/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "place p99", "late p99", "errors", "kept up", "load"],
             rows,
         )
+        with_hops = [step for step in e2e["steps"] if step.get("hops")]
+        if with_hops:
+            out += [
+                "",
+                "Where an order's time goes, per hop (p50 / p99 ms). Each hop ends when the next "
+                "record is *produced* (its create time); a record written in a transaction is seen "
+                "downstream only when that transaction commits, which the next hop's figure includes. "
+                "The hops in parallel (three checks) overlap, so the p50s do not add up to the total.",
+                "",
+            ]
+            names = list(with_hops[0]["hops"])
+            out += _table(
+                ["hop", *(f"{_num(step['offered_rate'])}/s" for step in with_hops)],
+                [
+                    [name, *(f"{_num(step['hops'][name]['p50'])} / {_num(step['hops'][name]['p99'])}" for step in with_hops)]
+                    for name in names
+                ],
+            )
         last = e2e["steps"][-1].get("memory") or {}
         if last:
             total = sum(s["sent"] for s in e2e["steps"])
@@ -273,7 +293,7 @@ def render(results: dict, analysis: str) -> str:
             [
                 [
                     name,
-                    _num(s["orders"]),
+                    _num(s["orders"]) if s.get("drained", True) else f"{_num(s.get('orders_done'))} of {_num(s['orders'])} (time limit)",
                     _num(s["orders_per_s"]),
                     " → ".join(_num(r) for r in rate_trend(s)),
                     _num(s.get("rss_mib"), 1),

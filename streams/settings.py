@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+def instance_number(instance_id: str) -> int:
+    """The instance id as a number (0 for a non-numeric id)."""
+    return int(instance_id) if instance_id.isdigit() else 0
+
+
+def _env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    raw = (os.environ if environ is None else environ).get(name)
     return int(raw) if raw else default
 
 
@@ -21,7 +27,9 @@ class Settings:
     bootstrap_servers: str = "127.0.0.1:9092"
     data_dir: Path = REPO_ROOT / ".oms-data"
     grpc_port: int = 50051
-    # Where peers reach this gateway instance to forward calls (0: any free port).
+    # Where peers reach this gateway instance to forward calls. It must not
+    # change across restarts: peers learn it from the view group, whose
+    # static members keep the address they first joined with.
     peer_port: int = 0
     advertised_host: str = "127.0.0.1"
     # Base of the metrics ports: each process adds 10 * instance + its kind's
@@ -40,26 +48,31 @@ class Settings:
     extra_kafka: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        port = _env_int("OMS_KAFKA_PORT", 9092)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from environment variables (os.environ unless given)."""
+        env = os.environ if environ is None else environ
+
+        def number(name: str, default: int) -> int:
+            return _env_int(name, default, env)
+
+        port = number("OMS_KAFKA_PORT", 9092)
         values: dict[str, object] = {
-            "bootstrap_servers": os.environ.get("OMS_KAFKA_BOOTSTRAP") or f"127.0.0.1:{port}",
-            "data_dir": Path(os.environ.get("OMS_DATA_DIR") or cls.data_dir),
-            "grpc_port": _env_int("OMS_GRPC_PORT", cls.grpc_port),
-            "peer_port": _env_int("OMS_PEER_PORT", cls.peer_port),
-            "advertised_host": os.environ.get("OMS_ADVERTISED_HOST") or cls.advertised_host,
-            "metrics_port": _env_int("OMS_METRICS_PORT", cls.metrics_port),
-            "partitions": _env_int("OMS_PARTITIONS", cls.partitions),
+            "bootstrap_servers": env.get("OMS_KAFKA_BOOTSTRAP") or f"127.0.0.1:{port}",
+            "data_dir": Path(env.get("OMS_DATA_DIR") or cls.data_dir),
+            "grpc_port": number("OMS_GRPC_PORT", cls.grpc_port),
+            "peer_port": number("OMS_PEER_PORT", number("OMS_GRPC_PORT", cls.grpc_port) + 1)
+            + instance_number(env.get("OMS_INSTANCE_ID") or cls.instance_id),
+            "advertised_host": env.get("OMS_ADVERTISED_HOST") or cls.advertised_host,
+            "metrics_port": number("OMS_METRICS_PORT", cls.metrics_port),
+            "partitions": number("OMS_PARTITIONS", cls.partitions),
             # A local cluster of N brokers replicates everything N ways (up to 3).
-            "replication_factor": _env_int(
-                "OMS_REPLICATION_FACTOR", min(3, _env_int("OMS_BROKERS", cls.replication_factor))
+            "replication_factor": number(
+                "OMS_REPLICATION_FACTOR", min(3, number("OMS_BROKERS", cls.replication_factor))
             ),
-            "commit_interval_ms": _env_int("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),
-            "validation_timeout_ms": _env_int(
-                "OMS_VALIDATION_TIMEOUT_MS", cls.validation_timeout_ms
-            ),
-            "instance_id": os.environ.get("OMS_INSTANCE_ID") or cls.instance_id,
-            "namespace": os.environ.get("OMS_NAMESPACE", cls.namespace),
+            "commit_interval_ms": number("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),
+            "validation_timeout_ms": number("OMS_VALIDATION_TIMEOUT_MS", cls.validation_timeout_ms),
+            "instance_id": env.get("OMS_INSTANCE_ID") or cls.instance_id,
+            "namespace": env.get("OMS_NAMESPACE", cls.namespace),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -29,7 +29,10 @@ def cluster() -> Iterator[localkafka.KafkaCluster]:
 
 @pytest.fixture()
 def platform(cluster: localkafka.KafkaCluster, tmp_path: Path) -> Iterator[Platform]:
-    running = Platform(cluster.bootstrap_servers, tmp_path, env={"OMS_REPLICATION_FACTOR": "3"}).start(timeout_s=120)
+    # Recovering from a broker's loss can stall a check for longer than the
+    # default 30 s verdict timeout; this test is about losing nothing.
+    env = {"OMS_REPLICATION_FACTOR": "3", "OMS_VALIDATION_TIMEOUT_MS": "600000"}
+    running = Platform(cluster.bootstrap_servers, tmp_path, env=env).start(timeout_s=120)
     yield running
     running.stop()
 

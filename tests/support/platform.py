@@ -23,7 +23,7 @@ from oms.payments.v1 import payments_pb2_grpc
 from streams.service import create_topics
 from streams.metrics import PORTS_PER_INSTANCE, metrics_port
 from streams.settings import Settings
-from tests.support.ports import free_port, free_port_block
+from tests.support.ports import free_port_block
 
 
 class Platform:
@@ -37,7 +37,8 @@ class Platform:
         instances: int = 1,
     ) -> None:
         self.namespace = f"t{uuid.uuid4().hex[:10]}."
-        self.port = free_port()
+        # The front door, then each gateway instance's own (peer) port.
+        self.port = free_port_block(1 + instances)
         self.bootstrap = bootstrap
         self.env = {
             **os.environ,
@@ -51,9 +52,9 @@ class Platform:
             "OMS_METRICS_PORT": str(free_port_block(PORTS_PER_INSTANCE * instances)),
             **(env or {}),
         }
-        self.settings = Settings.from_env(
-            bootstrap_servers=bootstrap, namespace=self.namespace, partitions=partitions, data_dir=data_dir
-        )
+        # The services' own settings: topics the test creates must match what
+        # they would have created (replication factor included).
+        self.settings = Settings.from_env(self.env)
         specs = service_specs(instances)
         if services is not None:
             wanted = set(services)
@@ -69,6 +70,8 @@ class Platform:
     def start(self, timeout_s: float = 60.0) -> Platform:
         create_topics(self.settings)
         self.supervisor.start()
+        # Like `make run`: whatever dies is restarted, whatever the test is doing.
+        self.supervisor.supervise_in_background()
         self.wait_serving(timeout_s)
         return self
 
