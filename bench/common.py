@@ -3,6 +3,7 @@ memory, percentiles, and the broker the run owns."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -93,6 +94,27 @@ def _tree_jiffies(root: int) -> dict[int, int]:
     return {pid: times[pid] for pid in ours if pid in times}
 
 
+def process_label(pid: int) -> str:
+    """What a process of the run is, for the CPU breakdown."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    words = [a.decode(errors="replace") for a in argv if a]
+    if any("kafka.Kafka" in w for w in words):
+        return "kafka broker (JVM)"
+    if any("multiprocessing" in w for w in words):
+        return "load generator"
+    if words and words[0].endswith("py-spy"):
+        return "py-spy"
+    if "-m" in words:
+        module = words[words.index("-m") + 1 :]
+        if module and module[0] == "validators" and len(module) > 1:
+            return f"{module[1]} check"
+        return module[0] if module else "python"
+    return "harness"
+
+
 @dataclass
 class CpuWatch:
     """Samples, once a second, how many cores this run's process tree used and
@@ -102,6 +124,10 @@ class CpuWatch:
     ours: list[float] = field(default_factory=list)
     others: list[float] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
+    # Jiffies per kind of process of this run (broker, gateway, each check...).
+    by_label: dict[str, int] = field(default_factory=dict)
+    _labels: dict[int, str] = field(default_factory=dict)
+    _elapsed: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -123,6 +149,11 @@ class CpuWatch:
             elapsed = (at2 - at) * CLK_TCK
             if elapsed > 0:
                 ours = sum(t - tree[p] for p, t in tree2.items() if p in tree)
+                self._elapsed += elapsed
+                for pid, jiffies in tree2.items():
+                    if pid in tree:
+                        label = self._labels.get(pid) or self._labels.setdefault(pid, process_label(pid))
+                        self.by_label[label] = self.by_label.get(label, 0) + jiffies - tree[pid]
                 self.ours.append(ours / elapsed)
                 self.others.append(max(0.0, (busy2 - busy - ours) / elapsed))
                 self.loads.append(loadavg())
@@ -132,21 +163,28 @@ class CpuWatch:
         def mean(values: list[float]) -> float:
             return sum(values) / len(values) if values else math.nan
 
+        breakdown = {
+            label: round(jiffies / self._elapsed, 2)
+            for label, jiffies in sorted(self.by_label.items(), key=lambda item: -item[1])
+            if self._elapsed and jiffies
+        }
         return {
             "cores_ours": round(mean(self.ours), 2),
             "cores_others": round(mean(self.others), 2),
             "load_max": round(max(self.loads), 2) if self.loads else math.nan,
+            "cores_by_process": breakdown,
         }
 
 
-def others_cores(window_s: float = 3.0) -> float:
-    """Cores that processes outside this run's tree used over a short window."""
+def cores_used(window_s: float = 3.0) -> tuple[float, float]:
+    """Cores that this run's process tree, and everything else, used over a short window."""
     root = os.getpid()
     busy, tree, at = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
     time.sleep(window_s)
     busy2, tree2, at2 = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
     ours = sum(t - tree[p] for p, t in tree2.items() if p in tree)
-    return max(0.0, (busy2 - busy - ours) / ((at2 - at) * CLK_TCK))
+    elapsed = (at2 - at) * CLK_TCK
+    return ours / elapsed, max(0.0, (busy2 - busy - ours) / elapsed)
 
 
 # How long, in all, a run may still wait for a quiet machine.
@@ -160,14 +198,14 @@ def set_wait_budget(seconds: float) -> None:
 def wait_for_quiet(max_load: float, max_wait_s: float, log: "Log", max_others: float = 0.5) -> float:
     """Waits (bounded) until the machine is quiet: other people's processes
     use less than max_others cores and the 1-minute load average, less the
-    cores this run itself keeps busy, is below max_load. (The load average
-    alone would count the benchmark's own previous phase.)"""
+    cores this run itself keeps busy now, is below max_load. (The load
+    average alone would count the benchmark's own broker and services.)"""
     began = time.monotonic()
     deadline = began + min(max_wait_s, _wait_budget[0])
     while True:
-        others = others_cores()
+        ours, others = cores_used()
         load = loadavg()
-        if others < max_others and load - _our_running() < max_load:
+        if others < max_others and load - ours < max_load:
             _wait_budget[0] -= time.monotonic() - began
             return load
         if time.monotonic() >= deadline:
@@ -177,20 +215,6 @@ def wait_for_quiet(max_load: float, max_wait_s: float, log: "Log", max_others: f
             return load
         log(f"machine busy (others use {others:.2f} cores, load {load:.2f}): waiting")
         time.sleep(10)
-
-
-def _our_running() -> int:
-    """How many processes of this run's tree are running right now."""
-    running = 0
-    for pid in _tree_jiffies(os.getpid()):
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                text = stat.read()
-        except OSError:
-            continue
-        if text[text.rindex(")") + 2] == "R":
-            running += 1
-    return running
 
 
 # Machine facts --------------------------------------------------------------
@@ -226,7 +250,7 @@ def machine_facts() -> dict[str, str]:
         "python": platform.python_version(),
         "kafka": kafka_settings.kafka_version(),
         "java": java[0] if java else "unknown",
-        "confluent-kafka": confluent_kafka.version()[0],
+        "confluent-kafka": importlib.metadata.version("confluent-kafka"),
         "librdkafka": confluent_kafka.libversion()[0],
         "grpcio": grpc.__version__,
         "protobuf": google.protobuf.__version__,

@@ -28,6 +28,15 @@ def _num(value: object, digits: int = 0) -> str:
     return str(value)
 
 
+def _errors(errors: dict[str, int]) -> str:
+    """'PlaceOrder CANCELLED (local): CANCELLED' -> 'PlaceOrder CANCELLED'."""
+    short: dict[str, int] = {}
+    for what, count in errors.items():
+        name = what.split(":")[0].replace(" (local)", "").replace(" (from the server)", " (server)")
+        short[name] = short.get(name, 0) + count
+    return ", ".join(f"{name} {count:,}" for name, count in short.items()) or "0"
+
+
 def _ok(met: bool | None) -> str:
     return "–" if met is None else ("met" if met else "**missed**")
 
@@ -175,7 +184,8 @@ def render(results: dict, analysis: str) -> str:
             "",
         ]
         rows = []
-        for step in e2e["steps"]:
+        ordered = sorted(e2e["steps"], key=lambda step: step["offered_rate"])
+        for step in ordered:
             lat = step["latency_ms"]
             rows.append(
                 [
@@ -188,7 +198,7 @@ def render(results: dict, analysis: str) -> str:
                     _num(lat["p99.9"], 1),
                     _num(step["place_ms"]["p99"], 1),
                     _num(step["lateness_ms"]["p99"], 1),
-                    ", ".join(f"{k}: {v}" for k, v in step["errors"].items()) or "0",
+                    _errors(step["errors"]),
                     "yes" if step["sustained"] else "**no**",
                     _load(step),
                 ]
@@ -197,7 +207,7 @@ def render(results: dict, analysis: str) -> str:
             ["offered/s", "done/sent", "done/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "place p99", "late p99", "errors", "kept up", "load"],
             rows,
         )
-        with_hops = [step for step in e2e["steps"] if step.get("hops")]
+        with_hops = [step for step in ordered if step.get("hops")]
         if with_hops:
             out += [
                 "",
@@ -214,6 +224,26 @@ def render(results: dict, analysis: str) -> str:
                     [name, *(f"{_num(step['hops'][name]['p50'])} / {_num(step['hops'][name]['p99'])}" for step in with_hops)]
                     for name in names
                 ],
+            )
+        with_cpu = [step for step in ordered if step.get("cores_by_process")]
+        if with_cpu:
+            out += [
+                "",
+                "Where the 2 cores go: cores used by each kind of process of the run, on average "
+                "over each step (the broker is the JVM; *others* is everything not ours on the machine).",
+                "",
+            ]
+            labels: list[str] = []
+            for step in with_cpu:
+                labels += [label for label in step["cores_by_process"] if label not in labels]
+            out += _table(
+                ["process", *(f"{_num(step['offered_rate'])}/s" for step in with_cpu)],
+                [
+                    [label, *(_num(step["cores_by_process"].get(label), 2) for step in with_cpu)]
+                    for label in labels
+                ]
+                + [["**all of ours**", *(f"**{_num(step['cores_ours'], 2)}**" for step in with_cpu)]]
+                + [["others", *(_num(step["cores_others"], 2) for step in with_cpu)]],
             )
         last = e2e["steps"][-1].get("memory") or {}
         if last:
@@ -323,11 +353,13 @@ def render(results: dict, analysis: str) -> str:
             out += [
                 "",
                 "Ratios: " + "; ".join(
-                    f"{name} {s['records_per_s'] / tx:.2f}× the txloop"
+                    f"{name} {s['records_per_s'] / tx:.2f}× the txloop's records/s"
                     for name, s in stages.items()
                 )
                 + (
-                    f"; end to end, the highest sustained rate is {(e2e or {}).get('max_sustained_rate', 0) / raw['produce']['records_per_s']:.3f}× the raw producer."
+                    f"; end to end, the highest sustained rate ({_num(e2e['max_sustained_rate'])} orders/s) is "
+                    f"{100 * e2e['max_sustained_rate'] / raw['produce']['records_per_s']:.2f}% of the raw producer's "
+                    f"records/s and {100 * e2e['max_sustained_rate'] / tx:.1f}% of the bare transactional loop's."
                     if e2e and e2e.get("max_sustained_rate")
                     else "."
                 ),
@@ -351,7 +383,7 @@ def render(results: dict, analysis: str) -> str:
                     _num(r["throughput"]),
                     _num(r["latency_ms"]["p50"], 0),
                     _num(r["latency_ms"]["p99"], 0),
-                    ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0",
+                    _errors(r["errors"]),
                     _load(r),
                 ]
                 for n, r in scale["runs"].items()
