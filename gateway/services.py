@@ -128,8 +128,9 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
             self._placed()
             position = command_service_pb2.LogPosition(partition=partition, offset=offset)
             await self._reads.reached(position)
-            projected = self._reads.order(details.order_id) or event.order
-            return command_service_pb2.PlaceOrderResponse(order=projected, position=position, created=True)
+            # The order as placed: by now the view may already show a verdict,
+            # which WatchOrder reports as the change it is.
+            return command_service_pb2.PlaceOrderResponse(order=event.order, position=position, created=True)
 
 
 class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
