@@ -146,6 +146,11 @@ def run(mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: f
     selected = tuple(args.stages.split(",")) if args.stages else stages.STAGES
 
     def save() -> None:
+        # Which run each phase's figures come from (phases can be rerun alone).
+        runs = results.setdefault("phase_runs", {})
+        for phase in phases:
+            if phase in results or (phase == "profile" and "profiles" in results):
+                runs[phase] = results["started_at"]
         path.write_text(json.dumps(results, indent=1, default=str))
 
     log(f"{mode.name} benchmark: phases {', '.join(phases)}; load average {loadavg():.2f}")

@@ -37,6 +37,16 @@ def _errors(errors: dict[str, int]) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in short.items()) or "0"
 
 
+def _phase_runs(results: dict) -> str:
+    """'phases raw, e2e run at 16:09; stages, soak at 15:32' (runs merge)."""
+    by_start: dict[str, list[str]] = {}
+    for phase, started in (results.get("phase_runs") or {}).items():
+        by_start.setdefault(started, []).append(phase)
+    if not by_start:
+        return f"started {results.get('started_at', '?')}, took {_num(results.get('seconds'))} s"
+    return "; ".join(f"{', '.join(phases)} run at {started}" for started, phases in sorted(by_start.items()))
+
+
 def _ok(met: bool | None) -> str:
     return "–" if met is None else ("met" if met else "**missed**")
 
@@ -148,7 +158,7 @@ def render(results: dict, analysis: str) -> str:
         "# Benchmark results",
         "",
         f"Written by `{command}` (`python -m bench{' --quick' if mode == 'quick' else ''}`), "
-        f"{mode} mode, started {results.get('started_at', '?')}, took {_num(results.get('seconds'))} s. "
+        f"{mode} mode; {_phase_runs(results)}. "
         "Each table names the command that reproduces its figures. "
         "**Load** is the 1-minute load average when the figure's run began / the cores "
         "that other processes on the machine (not this benchmark, nor its broker and "
@@ -173,7 +183,8 @@ def render(results: dict, analysis: str) -> str:
             "(every service of `make run` as its own process, one instance each, 3 partitions, "
             "`OMS_COMMIT_INTERVAL_MS=20`) on the benchmark's own one-broker Kafka. Latency runs "
             "from sending `PlaceOrder` to receiving the terminal state on `WatchOrder`; *place* is "
-            "`PlaceOrder`'s own answer; *late* is how far behind schedule the generator sent "
+            "`PlaceOrder`'s own answer; *done/s* the orders that reached their terminal state per "
+            "second from the start to the last of them; *late* is how far behind schedule the generator sent "
             f"(p99). The first {_num(e2e.get('warmup_s'))} s of each step are warm-up and left out; "
             "an order with no answer counts as infinitely slow. Steps go "
             f"up until one is not kept up with (p99 ≥ 1 s, errors, or late sends). "
@@ -371,8 +382,9 @@ def render(results: dict, analysis: str) -> str:
             "## Scale: instances per service",
             "",
             f"Saturation: {_num(scale['offered_rate'])} orders/s offered for a short run, "
-            f"{scale['partitions']} partitions; *done/s* is what completed (terminal state seen) "
-            f"per second after warm-up. Command: {_cmd(results, 'scale')}.",
+            f"{scale['partitions']} partitions; *done/s* is the orders that reached their terminal "
+            "state, per second from the start to the last of them (the rest were shed, see errors). "
+            f"Command: {_cmd(results, 'scale')}.",
             "",
         ]
         out += _table(
@@ -438,6 +450,14 @@ def plot(results: dict, path: Path) -> bool:
     axes.axhline(1000, color="grey", linestyle="--", linewidth=1, label="1 s")
     axes.set_xscale("log")
     axes.set_yscale("log")
+    axes.set_xticks(rates, [f"{r:g}" for r in rates])
+    axes.minorticks_off()
+    unanswered = [s["offered_rate"] for s in steps if not math.isfinite(s["latency_ms"]["p99"])]
+    if unanswered:
+        axes.text(
+            0.99, 0.02, "missing points: some orders never answered (∞)", transform=axes.transAxes,
+            ha="right", va="bottom", fontsize=8, color="grey",
+        )
     axes.set_xlabel("offered rate (orders/s, open loop)")
     axes.set_ylabel("PlaceOrder → terminal state (ms)")
     machine = results.get("machine", {})
