@@ -106,22 +106,13 @@ class Router:
         """Runs a unary call here or at the owner, relaying the owner's answer."""
         deadline = time.monotonic() + _remaining(context)
         while True:
-            try:
-                owner = await self._owner(tp, context)
-            except RequestError as error:
-                await abort(context, error)
-                raise
+            owner = await self._owner_or_abort(tp, context)
             if owner is None:
                 return await here()
             try:
-                return await there(self.channel(owner), max(0.01, deadline - time.monotonic()), ((FORWARDED, self.address),))
+                return await there(self.channel(owner), _left(deadline), ((FORWARDED, self.address),))
             except grpc.aio.AioRpcError as error:
-                if _retryable(error) and time.monotonic() < deadline:
-                    self._owners.pop(tp, None)
-                    await asyncio.sleep(0.05)
-                    continue
-                await context.abort(error.code(), error.details() or "", _relayable(error))
-                raise
+                await self._retry_or_relay(error, tp, deadline, context)
 
     async def stream(
         self,
@@ -136,28 +127,40 @@ class Router:
         was already sent."""
         deadline = time.monotonic() + _remaining(context)
         while True:
-            try:
-                owner = await self._owner(tp, context)
-            except RequestError as error:
-                await abort(context, error)
-                return
+            owner = await self._owner_or_abort(tp, context)
             if owner is None:
                 async for item in here():
                     yield item
                 return
             try:
-                call = there(self.channel(owner), max(0.01, deadline - time.monotonic()), ((FORWARDED, self.address),))
-                async for item in call:
+                async for item in there(self.channel(owner), _left(deadline), ((FORWARDED, self.address),)):
                     if resume(item):
                         yield item
                 return
             except grpc.aio.AioRpcError as error:
-                if _retryable(error) and time.monotonic() < deadline:
-                    self._owners.pop(tp, None)
-                    await asyncio.sleep(0.05)
-                    continue
-                await context.abort(error.code(), error.details() or "", _relayable(error))
-                return
+                await self._retry_or_relay(error, tp, deadline, context)
+
+    async def _owner_or_abort(self, tp: TopicPartition, context: grpc.aio.ServicerContext) -> str | None:
+        try:
+            return await self._owner(tp, context)
+        except RequestError as error:
+            await abort(context, error)
+            raise
+
+    async def _retry_or_relay(
+        self, error: grpc.aio.AioRpcError, tp: TopicPartition, deadline: float, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Returns to try again (the owner may have moved); else ends the call
+        with the owner's answer."""
+        if _retryable(error) and time.monotonic() < deadline:
+            self._owners.pop(tp, None)
+            await asyncio.sleep(0.05)
+            return
+        await context.abort(error.code(), error.details() or "", _relayable(error))
+
+
+def _left(deadline: float) -> float:
+    return max(0.01, deadline - time.monotonic())
 
 
 def _retryable(error: grpc.aio.AioRpcError) -> bool:
