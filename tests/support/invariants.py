@@ -44,9 +44,9 @@ def place_until_accepted(
             time.sleep(0.2)
 
 
-def audit(platform: Platform, placed: PlacedOrders) -> dict[str, int]:
+def audit(platform: Platform, placed: PlacedOrders, settle_s: float = 90.0) -> dict[str, int]:
     """Asserts the exactly-once invariants; returns the counts for the log."""
-    finals = {order_id: final_state(platform, order_id, timeout_s=90) for order_id in placed.orders}
+    finals = {order_id: final_state(platform, order_id, timeout_s=settle_s) for order_id in placed.orders}
     events = order_events(platform.bootstrap, platform.settings.topic("orders"))
     kinds: dict[str, Counter[str]] = defaultdict(Counter)
     for event in events:
