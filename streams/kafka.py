@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import (
@@ -131,7 +133,13 @@ def _group_consumer(
         # the co-partitioning that partitioned state needs.
         "partition.assignment.strategy": "range",
         "fetch.wait.max.ms": 10,
-        "session.timeout.ms": 10_000,
+        # Kafka's default, and longer than a coordinator's move after a
+        # broker's loss (the controller waits out broker.session.timeout.ms,
+        # 9 s). A client whose session runs out rejoins as a new static
+        # member, which fences its own earlier registration: a fatal error.
+        # A crashed instance comes back under its static id at once, so the
+        # long timeout only holds the partitions of one that never returns.
+        "session.timeout.ms": 45_000,
         "heartbeat.interval.ms": 1_000,
     }
     if group_instance_id:
@@ -324,6 +332,58 @@ def _retrying(call: Callable[[], object], what: str, attempts: int = 6) -> None:
             time.sleep(min(1.0, 0.05 * 2**attempt))
 
 
+def _end_process(what: str) -> None:
+    log.critical("%s is stuck past its timeout; ending the process so that its restart recovers", what)
+    os._exit(70)  # EX_SOFTWARE; the supervisor restarts it
+
+
+class Watchdog:
+    """Ends the process when a blocking librdkafka call outlives its timeout.
+
+    librdkafka's send_offsets_to_transaction can block for good, whatever
+    its timeout, when the group coordinator's broker goes away (librdkafka
+    issues 5456 and 5511). No Python code runs in the blocked thread, not
+    even a signal handler, so another thread watches the clock. Ending the
+    process is the same crash-only recovery as for any other transactional
+    failure: the restart's init_transactions aborts what was left open.
+    """
+
+    def __init__(self, on_stuck: Callable[[str], None] = _end_process, check_every_s: float = 1.0) -> None:
+        self._on_stuck = on_stuck
+        self._check_every_s = check_every_s
+        self._deadline: float | None = None
+        self._what = ""
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="kafka-watchdog", daemon=True)
+        self._thread.start()
+
+    @contextmanager
+    def guarding(self, what: str, within_s: float) -> Iterator[None]:
+        """Calls in this block must return within within_s."""
+        self._what = what
+        self._deadline = time.monotonic() + within_s
+        try:
+            yield
+        finally:
+            self._deadline = None
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self._check_every_s):
+            deadline = self._deadline
+            if deadline is not None and time.monotonic() > deadline:
+                self._on_stuck(self._what)
+                return
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+
+
+# How long past its own timeout a transactional call may block before the
+# watchdog gives up on it.
+STUCK_MARGIN_S = 15.0
+
+
 class TransactionalIO:
     """A consumer and a transactional producer, bound for exactly-once work.
 
@@ -344,8 +404,10 @@ class TransactionalIO:
         transaction_timeout_ms: int = 30_000,
         group_instance_id: str | None = None,
         on_lag: LagReport | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self._inputs = list(inputs)
+        self._watchdog = watchdog if watchdog is not None else Watchdog()
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
         self._consumer = _group_consumer(bootstrap, group_id, extra, group_instance_id, **_lag_stats(on_lag))
@@ -363,11 +425,19 @@ class TransactionalIO:
         )
         self._delivered: list[tuple[str, int, int]] = []
 
+    def _transactional(self, call: Callable[[], object], what: str, timeout_s: float) -> None:
+        def guarded() -> None:
+            with self._watchdog.guarding(what, timeout_s + STUCK_MARGIN_S):
+                call()
+
+        _retrying(guarded, what)
+
     def start(self, timeout_s: float = 60.0) -> None:
-        try:
-            self._producer.init_transactions(timeout_s)
-        except KafkaException as exc:
-            _raise_for(exc.args[0], "init_transactions")
+        with self._watchdog.guarding("init_transactions", timeout_s + STUCK_MARGIN_S):
+            try:
+                self._producer.init_transactions(timeout_s)
+            except KafkaException as exc:
+                _raise_for(exc.args[0], "init_transactions")
         self._consumer.subscribe(self._inputs, on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
 
     def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -384,6 +454,7 @@ class TransactionalIO:
 
     def begin(self) -> None:
         self._delivered.clear()
+        # begin_transaction is local: it takes no timeout and does not block.
         _retrying(self._producer.begin_transaction, "begin_transaction")
 
     def send(self, output: Output) -> None:
@@ -412,25 +483,27 @@ class TransactionalIO:
         """Commits the transaction with the consumed offsets; returns what was produced."""
         positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
         if positions:
-            _retrying(
+            self._transactional(
                 lambda: self._producer.send_offsets_to_transaction(
                     positions, self._consumer.consumer_group_metadata(), timeout_s
                 ),
                 "send_offsets_to_transaction",
+                timeout_s,
             )
-        _retrying(lambda: self._producer.commit_transaction(timeout_s), "commit_transaction")
+        self._transactional(lambda: self._producer.commit_transaction(timeout_s), "commit_transaction", timeout_s)
         self._producer.poll(0)  # serve the delivery reports of this transaction
         return list(self._delivered)
 
     def abort(self, rewind_to: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0) -> None:
         """Aborts the transaction and rewinds the consumer to redo the batch."""
-        _retrying(lambda: self._producer.abort_transaction(timeout_s), "abort_transaction")
+        self._transactional(lambda: self._producer.abort_transaction(timeout_s), "abort_transaction", timeout_s)
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         for (topic, partition), offset in rewind_to.items():
             if (topic, partition) in owned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
 
     def close(self) -> None:
+        self._watchdog.close()
         self._consumer.close()
         self._producer.flush(10)
 

@@ -11,7 +11,7 @@ import grpc
 
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import events_pb2, order_pb2
-from tests.support.orders import eventually, final_state, order_events, place, read_topic
+from tests.support.orders import eventually, final_state, order_events, place, read_topic, unique_customer
 from tests.support.platform import Platform
 
 
@@ -30,11 +30,14 @@ class PlacedOrders:
 def place_until_accepted(
     platform: Platform, product: str, order_id: str, price: float, quantity: int = 1, timeout_s: float = 120.0
 ) -> None:
-    """A client that retries through outages, relying on idempotent ids."""
+    """A client that retries through outages, relying on idempotent ids: every
+    attempt sends the same request, so a retry of a write that did land is
+    answered with the order, not ALREADY_EXISTS."""
+    customer_id = unique_customer()
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            place(platform, product, quantity=quantity, price=price, order_id=order_id)
+            place(platform, product, quantity=quantity, price=price, customer_id=customer_id, order_id=order_id)
             return
         except grpc.RpcError as error:
             if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
