@@ -494,11 +494,13 @@ class TransactionalIO:
         self._producer.poll(0)  # serve the delivery reports of this transaction
         return list(self._delivered)
 
-    def abort(self, rewind_to: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0) -> None:
-        """Aborts the transaction and rewinds the consumer to redo the batch."""
+    def abort(self, timeout_s: float = 15.0) -> None:
         self._transactional(lambda: self._producer.abort_transaction(timeout_s), "abort_transaction", timeout_s)
+
+    def rewind(self, to: Mapping[TopicPartitionKey, int]) -> None:
+        """Reads the assigned ones of these partitions again from these offsets."""
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
-        for (topic, partition), offset in rewind_to.items():
+        for (topic, partition), offset in to.items():
             if (topic, partition) in owned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
 
@@ -643,6 +645,8 @@ class ViewConsumer:
         # reading started, and where the end of a partition was last reached
         # (past any transaction markers, which position() may not count).
         self._known: dict[TopicPartitionKey, int] = {}
+        # positions() as last computed; None once a poll or rebalance moved them.
+        self._positions: dict[TopicPartitionKey, int] | None = None
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
         self._consumer = _group_consumer(
@@ -664,6 +668,7 @@ class ViewConsumer:
                 tp.offset = stored
                 self._known[(tp.topic, tp.partition)] = stored
         consumer.assign(partitions)
+        self._positions = None
         self.assigned = frozenset((tp.topic, tp.partition) for tp in partitions)
         self._on_assigned([(tp.topic, tp.partition) for tp in partitions])
 
@@ -671,23 +676,32 @@ class ViewConsumer:
         self.assigned = self.assigned - {(tp.topic, tp.partition) for tp in partitions}
         for tp in partitions:
             self._known.pop((tp.topic, tp.partition), None)
+        self._positions = None
         self._on_revoked([(tp.topic, tp.partition) for tp in partitions])
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
-        return _records(_fetch(self._consumer, max_records, timeout_s), on_eof=self._reached_end)
+        messages = _fetch(self._consumer, max_records, timeout_s)
+        if messages:
+            self._positions = None
+        return _records(messages, on_eof=self._reached_end)
 
     def _reached_end(self, topic: str, partition: int, offset: int) -> None:
         self._known[(topic, partition)] = max(self._known.get((topic, partition), 0), offset)
 
     def positions(self) -> dict[TopicPartitionKey, int]:
-        """Next offset to read per assigned partition, where known."""
-        positions = {}
-        for tp in self._consumer.position(self._consumer.assignment()):
-            key = (tp.topic, tp.partition)
-            best = max(tp.offset, self._known.get(key, -1))
-            if best >= 0:
-                positions[key] = best
-        return positions
+        """Next offset to read per assigned partition, where known.
+
+        Asked after every poll, idle ones included, so it asks librdkafka
+        only when a poll fetched something or partitions moved."""
+        if self._positions is None:
+            positions = {}
+            for tp in self._consumer.position(self._consumer.assignment()):
+                key = (tp.topic, tp.partition)
+                best = max(tp.offset, self._known.get(key, -1))
+                if best >= 0:
+                    positions[key] = best
+            self._positions = positions
+        return dict(self._positions)
 
     def end_offsets(self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0) -> dict[TopicPartitionKey, int]:
         """The last stable offset of each partition: where read_committed ends now."""

@@ -19,13 +19,20 @@ from streams.batch import run_batch
 from streams.kafka import TransactionAborted, TransactionalIO, read_changelog
 from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
-from streams.records import Output
+from streams.records import Output, Record
 from streams.state import BatchState, MemoryBackend, StateBackend
 
 log = logging.getLogger(__name__)
 
 # Half the broker's default delete.retention.ms.
 STALE_CHECKPOINT_MS = 12 * 60 * 60 * 1000
+
+
+def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
+    first: dict[tuple[str, int], int] = {}
+    for record in records:
+        first.setdefault((record.topic, record.partition), record.offset)
+    return first
 
 
 class ProcessorRunner:
@@ -38,7 +45,7 @@ class ProcessorRunner:
         changelog_topic: str,
         dead_letter_topic: str,
         backend: StateBackend | None = None,
-        max_batch: int = 1000,
+        max_batch: int = 10_000,
         commit_interval_ms: int = 20,
         punctuate_interval_ms: int = 200,
         clock: Callable[[], float] = time.time,
@@ -57,6 +64,10 @@ class ProcessorRunner:
         self._clock = clock
         self._kafka_extra = kafka_extra
         self._owned: set[int] = set()
+        # Counts assignments and revocations, to notice a batch that straddles one.
+        self._rebalances = 0
+        # Whether the last poll found records: under load a batch is gathered.
+        self._busy = False
         self._last_punctuation_ms = 0
         self.ready = threading.Event()
         # Set while a newly assigned partition's state is read back from its changelog.
@@ -82,6 +93,7 @@ class ProcessorRunner:
         return self.ready.is_set() and not self._restoring
 
     def _assigned(self, partitions: set[int]) -> None:
+        self._rebalances += 1
         if self.processor.stateful:
             self._restoring = True
             try:
@@ -95,7 +107,8 @@ class ProcessorRunner:
 
     def _revoked(self, partitions: set[int]) -> None:
         # No transaction is open here: rebalances happen inside poll(), and
-        # every batch is committed or aborted before the next poll.
+        # every batch is committed or aborted before its transaction begins.
+        self._rebalances += 1
         self._owned -= partitions
 
     def _restore(self, partition: int) -> None:
@@ -131,9 +144,37 @@ class ProcessorRunner:
             self._io.close()
             self._backend.close()
 
+    def _poll_batch(self) -> list[Record]:
+        """The next batch of records.
+
+        When idle, it is what one poll brings, at once, for latency. When the
+        previous poll found records too, more are gathered for up to the
+        commit interval: fewer, larger transactions, as each costs the broker
+        about as much whatever its size.
+        """
+        rebalances = self._rebalances
+        records = self._io.poll(self._max_batch, self._interval_s)
+        if records and self._busy:
+            deadline = time.monotonic() + self._interval_s
+            while len(records) < self._max_batch and (left := deadline - time.monotonic()) > 0:
+                more = self._io.poll(self._max_batch - len(records), left)
+                if not more:
+                    break
+                records.extend(more)
+        self._busy = bool(records)
+        if records and self._rebalances != rebalances:
+            # Some records may be of partitions this instance no longer owns,
+            # or that it got back and reads again from their committed offset.
+            # Drop the batch and read on from where each owned partition's
+            # first dropped record was: that is its committed offset.
+            log.info("%s drops a batch of %d records that straddles a rebalance", self.processor.name, len(records))
+            self._io.rewind(_first_offsets(records))
+            return []
+        return records
+
     def step(self) -> None:
         """Polls once and processes what came as one transaction."""
-        records = self._io.poll(self._max_batch, self._interval_s)
+        records = self._poll_batch()
         started = time.perf_counter()
         now_ms = int(self._clock() * 1000)
         punctuate = now_ms - self._last_punctuation_ms >= self._punctuate_interval_ms
@@ -152,11 +193,7 @@ class ProcessorRunner:
             self._last_punctuation_ms = now_ms
         if not records and not outputs and not state.changes:
             return
-        first: dict[tuple[str, int], int] = {}
-        following: dict[tuple[str, int], int] = {}
-        for record in records:
-            first.setdefault((record.topic, record.partition), record.offset)
-            following[(record.topic, record.partition)] = record.offset + 1
+        following = {(record.topic, record.partition): record.offset + 1 for record in records}
         try:
             self._io.begin()
             for output in outputs:
@@ -169,7 +206,8 @@ class ProcessorRunner:
             log.warning("%s aborts a batch of %d records: %s", self.processor.name, len(records), exc)
             self.aborted_batches += 1
             self._metrics.aborted()
-            self._io.abort(first)
+            self._io.abort()
+            self._io.rewind(_first_offsets(records))
             return
         self.committed_batches += 1
         done = time.perf_counter()

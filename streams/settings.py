@@ -37,9 +37,11 @@ class Settings:
     metrics_port: int = 9400
     partitions: int = 3
     replication_factor: int = 1
-    # Short, because each batch's transaction commit is on the latency path.
+    # How long a busy processor gathers a batch: short, because each batch's
+    # commit is on the latency path (an idle one commits what it gets at once).
     commit_interval_ms: int = 20
-    max_batch: int = 1000
+    # Records per transaction, at most: large batches drain a backlog fastest.
+    max_batch: int = 10_000
     validation_timeout_ms: int = 30_000
     instance_id: str = "0"
     # Prefix of every topic and group name, so that test runs and side-by-side
@@ -70,6 +72,7 @@ class Settings:
                 "OMS_REPLICATION_FACTOR", min(3, number("OMS_BROKERS", cls.replication_factor))
             ),
             "commit_interval_ms": number("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),
+            "max_batch": number("OMS_MAX_BATCH", cls.max_batch),
             "validation_timeout_ms": number("OMS_VALIDATION_TIMEOUT_MS", cls.validation_timeout_ms),
             "instance_id": env.get("OMS_INSTANCE_ID") or cls.instance_id,
             "namespace": env.get("OMS_NAMESPACE", cls.namespace),
