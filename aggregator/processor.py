@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from google.protobuf.message import DecodeError
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from aggregator.verdict import Verdict, decide, time_out
 from oms.orders.v1 import events_pb2
@@ -54,13 +53,14 @@ class AggregatorProcessor:
         return None if raw is None else state_pb2.PendingVerdict.FromString(raw)
 
     def _save(self, state: PartitionState, order_id: str, pending: state_pb2.PendingVerdict, due_ms: int) -> None:
-        """Stores the pending verdict and moves its due-time index entry."""
-        if pending.HasField("deadline"):
-            state.delete(_due_key(pending.deadline.ToMilliseconds(), order_id))
-        deadline = Timestamp()
-        deadline.FromMilliseconds(due_ms)
-        pending.deadline.CopyFrom(deadline)
-        state.put(_due_key(due_ms, order_id), b"")
+        """Stores the pending verdict, and moves its due-time index entry if
+        the due time changed (each write is a changelog record)."""
+        was_due_ms = pending.deadline.ToMilliseconds() if pending.HasField("deadline") else None
+        if was_due_ms != due_ms:
+            if was_due_ms is not None:
+                state.delete(_due_key(was_due_ms, order_id))
+            pending.deadline.FromMilliseconds(due_ms)
+            state.put(_due_key(due_ms, order_id), b"")
         state.put(_pending_key(order_id), pending.SerializeToString())
 
     def _on_order_event(self, record: Record, state: PartitionState) -> Iterator[Output]:

@@ -34,7 +34,7 @@ STAGES = ("order-details", "fraud", "inventory", "aggregator", "projector")
 # The aggregator must not time out orders whose checks are still in the backlog.
 DRAIN_VALIDATION_TIMEOUT_MS = 3_600_000
 # The functions whose stacks are a stage's work, for its profile.
-WORK_LOOPS = ("ProcessorRunner.step", "Projector._project")
+WORK_LOOPS = ("ProcessorRunner.step", "Projector._loop")
 
 
 # What each stage's input holds --------------------------------------------------
@@ -184,7 +184,7 @@ def drive_processor(stage: str, settings: Settings, filled: dict[str, int], orde
 
 
 def drive_projector(settings: Settings, orders: int, timeout_s: float) -> dict:
-    from gateway.projector import Projector
+    from gateway.projector import order_projector
     from gateway.view import View
     from streams.kafka import ViewConsumer
 
@@ -213,7 +213,7 @@ def drive_projector(settings: Settings, orders: int, timeout_s: float) -> dict:
         )
 
     started = time.monotonic()
-    projector = Projector(consumer, view, topics, progress)
+    projector = order_projector(consumer, view, topics, progress)
     stop = threading.Event()
     samples: list[tuple[int, float, float]] = []
     sampler = threading.Thread(target=_sample_memory, args=(samples, lambda: counts["changes"], stop), daemon=True)

@@ -12,7 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.notifier import Notifier
-from gateway.projector import Projector
+from gateway.projector import Projector, order_projector
 from gateway.read_model import ReadModel
 from gateway.routing import Router
 from gateway.services import InventoryService, OrderCommandService, OrderQueryService
@@ -108,7 +108,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
             **kwargs,  # type: ignore[arg-type]
         )
 
-    projector = Projector(consumer, view, topics, notifier.progress_threadsafe, on_order=metrics.observe_order)
+    projector = order_projector(consumer, view, topics, notifier.progress_threadsafe, on_order=metrics.observe_order)
     publisher = Publisher(bootstrap, settings.extra_kafka)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
     reads = ReadModel(

@@ -1,7 +1,8 @@
 """Builds the view from `orders` and `inventory-levels`.
 
-`project_batch` is the pure part; `Projector` runs it on a thread against
-Kafka and tells the asyncio side what changed and how far it has read.
+`project_batch` is the pure part; a `Projector` runs it on a thread against
+Kafka and tells the asyncio side what changed and how far it has read. The
+customers and payments tables (`gateway/tables.py`) use the same loop.
 """
 
 from __future__ import annotations
@@ -61,20 +62,26 @@ def project_batch(
 
 
 class Projector:
-    """The projection loop, on its own thread (confluent_kafka is blocking)."""
+    """A projection loop on its own thread (confluent_kafka is blocking): the
+    records of its inputs become view entries, written with the read
+    positions they reach, and every batch is reported to `on_progress`.
+
+    `project` is the pure part: a batch's records, and whether the view has
+    caught up (what the log held at assignment), to the entries they change.
+    """
 
     def __init__(
         self,
+        name: str,
         consumer_factory: Callable[..., ViewConsumer],
         view: View,
-        topics: Topics,
+        inputs: tuple[str, ...],
+        project: Callable[[list[Record], bool], Changes],
         on_progress: Progress,
-        on_order: Callable[[order_pb2.Order], None] | None = None,
     ) -> None:
+        self._name = name
         self._view = view
-        # Sees each order change the view takes once caught up (not the replay before).
-        self._on_order = on_order
-        self._topics = topics
+        self._project = project
         self._on_progress = on_progress
         self._stop = threading.Event()
         self.caught_up = threading.Event()
@@ -83,18 +90,14 @@ class Projector:
         self._targets: dict[tuple[str, int], int] | None = None
         # Partitions whose view has reached where the log stood at assignment.
         self.current: frozenset[tuple[str, int]] = frozenset()
-        self._consumer = consumer_factory(
-            inputs=(topics.orders, topics.inventory_levels),
-            stored_offset=view.position,
-            on_assigned=self._assigned,
-        )
-        self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+        self._consumer = consumer_factory(inputs=inputs, stored_offset=view.position, on_assigned=self._assigned)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
         # Ready once the view has reached where the log stood when we got it.
         self.current = frozenset()
         self._targets = self._consumer.end_offsets(partitions)
-        log.info("projector assigned %d partitions, catching up to %s", len(partitions), self._targets)
+        log.info("%s assigned %d partitions, catching up to %s", self._name, len(partitions), self._targets)
 
     def start(self) -> None:
         self._thread.start()
@@ -113,18 +116,17 @@ class Projector:
 
     def _run(self) -> None:
         try:
-            self._project()
+            self._loop()
         except Exception:
-            log.exception("the projector failed")
+            log.exception("the %s failed", self._name)
             self.failed.set()
 
-    def _project(self) -> None:
+    def _loop(self) -> None:
         last: dict[tuple[str, int], int] = {}
         while not self._stop.is_set():
             records = self._consumer.poll(2000, 0.01)
             positions = self._consumer.positions()
-            applied = self._on_order if self.caught_up.is_set() else None
-            changes = project_batch(records, self._topics, self._view.get_raw, applied) if records else {}
+            changes = self._project(records, self.caught_up.is_set()) if records else {}
             moved = {tp: o for tp, o in positions.items() if last.get(tp) != o}
             if changes or moved:
                 self._view.apply(changes, positions)
@@ -135,5 +137,21 @@ class Projector:
                     tp for tp, end in self._targets.items() if end == 0 or positions.get(tp, -1) >= end
                 )
                 if len(self.current) == len(self._targets) and not self.caught_up.is_set():
-                    log.info("projector caught up")
+                    log.info("%s caught up", self._name)
                     self.caught_up.set()
+
+
+def order_projector(
+    consumer_factory: Callable[..., ViewConsumer],
+    view: View,
+    topics: Topics,
+    on_progress: Progress,
+    on_order: Callable[[order_pb2.Order], None] | None = None,
+) -> Projector:
+    """The order view's projector. `on_order` sees each order change the view
+    takes once caught up (not the replay before)."""
+
+    def project(records: list[Record], caught_up: bool) -> Changes:
+        return project_batch(records, topics, view.get_raw, on_order if caught_up else None)
+
+    return Projector("projector", consumer_factory, view, (topics.orders, topics.inventory_levels), project, on_progress)

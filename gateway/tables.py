@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from google.protobuf.message import DecodeError
 
 from gateway.errors import unavailable
 from gateway.notifier import Notifier, TopicPartition
+from gateway.projector import Changes, Projector
 from gateway.view import View
 from oms.customers.v1 import customers_pb2
 from oms.payments.v1 import payments_pb2
@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 _CUSTOMER = b"customer/"
 _PAYMENT = b"payment/"
 
-Changes = dict[bytes, bytes]
-Progress = Callable[[Changes, dict[TopicPartition, int]], None]
 
 
 def customer_record_key(customer_id: int) -> bytes:
@@ -77,46 +75,6 @@ def project_tables(records: Iterable[Record], topics: Topics) -> Changes:
     return changes
 
 
-class TablesProjector:
-    """The projection loop of both tables, on its own thread."""
-
-    def __init__(self, consumer_factory: Callable[..., ViewConsumer], view: View, topics: Topics, on_progress: Progress) -> None:
-        self._view = view
-        self._topics = topics
-        self._on_progress = on_progress
-        self._stop = threading.Event()
-        self.failed = threading.Event()
-        self._consumer = consumer_factory(inputs=(topics.customers, topics.payments), stored_offset=view.position)
-        self._thread = threading.Thread(target=self._run, name="tables-projector", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self._consumer.close()
-
-    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        return self._consumer.end_offsets(partitions)
-
-    def _run(self) -> None:
-        try:
-            last: dict[TopicPartition, int] = {}
-            while not self._stop.is_set():
-                records = self._consumer.poll(2000, 0.05)
-                positions = self._consumer.positions()
-                changes = project_tables(records, self._topics) if records else {}
-                moved = {tp: o for tp, o in positions.items() if last.get(tp) != o}
-                if changes or moved:
-                    self._view.apply(changes, positions)
-                    last.update(positions)
-                    self._on_progress(changes, positions)
-        except Exception:
-            log.exception("the tables projector failed")
-            self.failed.set()
-
-
 class Tables:
     """What the customer and payment services read, and how long they wait."""
 
@@ -126,7 +84,7 @@ class Tables:
         notifier: Notifier,
         topics: Topics,
         partitions: dict[str, int],
-        projector: TablesProjector,
+        projector: Projector,
     ) -> None:
         self.view = view
         self.notifier = notifier
@@ -183,7 +141,14 @@ async def build_tables(settings: Settings, view: View, notifier: Notifier) -> Ta
             settings.bootstrap_servers, member, group_instance_id=member, extra=settings.extra_kafka, **kwargs  # type: ignore[arg-type]
         )
 
-    projector = TablesProjector(consumer, view, topics, notifier.progress_threadsafe)
+    projector = Projector(
+        "tables-projector",
+        consumer,
+        view,
+        (topics.customers, topics.payments),
+        lambda records, _caught_up: project_tables(records, topics),
+        notifier.progress_threadsafe,
+    )
     partitions = {
         topic: await asyncio.to_thread(partition_count, settings.bootstrap_servers, topic)
         for topic in (topics.customers, topics.payments)

@@ -313,6 +313,8 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
+        # One finisher per method, made once: label lookups cost on every call.
+        self._finishers: dict[str, Callable[[grpc.aio.ServicerContext, BaseException | None, float], None]] = {}
 
     async def intercept_service(
         self,
@@ -323,7 +325,9 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = details.method
-        finish = self._finisher(method)
+        finish = self._finishers.get(method)
+        if finish is None:
+            finish = self._finishers[method] = self._finisher(method)
         if handler.unary_unary is not None:
             return handler._replace(unary_unary=_unary(handler.unary_unary, finish))
         if handler.unary_stream is not None:
@@ -335,11 +339,15 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
     def _finisher(self, method: str) -> Callable[[grpc.aio.ServicerContext, BaseException | None, float], None]:
         requests = self._metrics.grpc_requests
         seconds = self._metrics.grpc_seconds.labels(method)
+        by_code: dict[grpc.StatusCode, Counter] = {}
 
         def finish(context: grpc.aio.ServicerContext, error: BaseException | None, started: float) -> None:
             elapsed = time.perf_counter() - started
             code = _code_of(context, error)
-            requests.labels(method, code.name).inc()
+            counter = by_code.get(code)
+            if counter is None:
+                counter = by_code[code] = requests.labels(method, code.name)
+            counter.inc()
             seconds.observe(elapsed)
             if code in _SERVER_FAULTS:
                 log.warning("%s ended with %s after %.1f ms: %s", method, code.name, elapsed * 1000, error or context.details())
