@@ -8,7 +8,7 @@ import re
 
 import grpc
 
-from gateway.errors import FieldViolation, RequestError, abort, invalid_argument, not_found, unavailable
+from gateway.errors import FieldViolation, invalid_argument, not_found, unavailable
 from gateway.tables import Tables, customer_record_key
 from oms.customers.v1 import customers_pb2, customers_pb2_grpc
 from streams.kafka import Publisher, StreamsError
@@ -60,11 +60,7 @@ class CustomerService(customers_pb2_grpc.CustomerServiceServicer):
     async def UpsertCustomer(
         self, request: customers_pb2.UpsertCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.UpsertCustomerResponse:
-        try:
-            return await self._upsert(request.customer)
-        except RequestError as error:
-            await abort(context, error)
-            raise  # unreachable: abort raises
+        return await self._upsert(request.customer)
 
     async def _upsert(self, customer: customers_pb2.Customer) -> customers_pb2.UpsertCustomerResponse:
         violations = customer_violations(customer)
@@ -87,15 +83,11 @@ class CustomerService(customers_pb2_grpc.CustomerServiceServicer):
     async def GetCustomer(
         self, request: customers_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customers_pb2.GetCustomerResponse:
-        try:
-            violations = customer_id_violations(request.customer_id)
-            if violations:
-                raise invalid_argument(violations)
-            self._tables.require_healthy()
-            customer = await self._tables.customer_now(request.customer_id)
-            if customer is None:
-                raise not_found("customer", str(request.customer_id), f"no customer {request.customer_id}")
-            return customers_pb2.GetCustomerResponse(customer=customer)
-        except RequestError as error:
-            await abort(context, error)
-            raise
+        violations = customer_id_violations(request.customer_id)
+        if violations:
+            raise invalid_argument(violations)
+        self._tables.require_healthy()
+        customer = await self._tables.customer_now(request.customer_id)
+        if customer is None:
+            raise not_found("customer", str(request.customer_id), f"no customer {request.customer_id}")
+        return customers_pb2.GetCustomerResponse(customer=customer)

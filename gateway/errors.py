@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -17,7 +19,8 @@ class FieldViolation:
 
 
 class RequestError(Exception):
-    """An error to answer with; servicers let it propagate to `abort`."""
+    """An error to answer with: servicers raise it, and `RequestErrors`
+    answers the call with its status and details."""
 
     def __init__(self, status: status_pb2.Status) -> None:
         super().__init__(status.message)
@@ -61,3 +64,45 @@ def unavailable(message: str, retry_after_s: float = 1.0) -> RequestError:
 
 async def abort(context: grpc.aio.ServicerContext, error: RequestError) -> None:
     await context.abort_with_status(rpc_status.to_status(error.status))
+
+
+class RequestErrors(grpc.aio.ServerInterceptor):
+    """Answers a call whose handler raised a RequestError with that error's
+    status and details, so that servicers only raise. Every service of the
+    gateway takes one request message (unary or server streaming)."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=_answering(handler.unary_unary))
+        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+            return handler._replace(unary_stream=_answering_stream(handler.unary_stream))
+        return handler
+
+
+def _answering(behavior: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+    async def answered(request: object, context: grpc.aio.ServicerContext) -> object:
+        try:
+            return await behavior(request, context)
+        except RequestError as error:
+            await abort(context, error)
+            raise  # unreachable: abort raises
+
+    return answered
+
+
+def _answering_stream(behavior: Callable[..., AsyncIterator[object]]) -> Callable[..., AsyncIterator[object]]:
+    async def answered(request: object, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except RequestError as error:
+            await abort(context, error)
+
+    return answered

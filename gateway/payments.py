@@ -17,7 +17,7 @@ import time
 
 import grpc
 
-from gateway.errors import FieldViolation, RequestError, abort, already_exists, invalid_argument, unavailable
+from gateway.errors import FieldViolation, already_exists, invalid_argument, unavailable
 from gateway.requests import order_id_violations
 from gateway.routing import Router
 from gateway.services import KeyedLocks
@@ -54,32 +54,20 @@ class PaymentService(payments_pb2_grpc.PaymentServiceServicer):
     ) -> payments_pb2.RecordPaymentResponse:
         violations = payment_violations(request)
         if violations:
-            await abort(context, invalid_argument(violations))
+            raise invalid_argument(violations)
         if self._router is None:
-            return await self._record_here(request, context)
+            return await self._record(request)
         # The payment id picks an owner as an order id would: one instance per id.
         return await self._router.unary(
             self._router.partition_of(self._tables.topics.orders, request.payment_id),
             context,
-            lambda: self._record_here(request, context),
+            lambda: self._record(request),
             lambda channel, timeout, metadata: payments_pb2_grpc.PaymentServiceStub(channel).RecordPayment(
                 request, timeout=timeout, metadata=metadata
             ),
         )
 
-    async def _record_here(
-        self, request: payments_pb2.RecordPaymentRequest, context: grpc.aio.ServicerContext
-    ) -> payments_pb2.RecordPaymentResponse:
-        try:
-            return await self._record(request)
-        except RequestError as error:
-            await abort(context, error)
-            raise  # unreachable: abort raises
-
     async def _record(self, request: payments_pb2.RecordPaymentRequest) -> payments_pb2.RecordPaymentResponse:
-        violations = payment_violations(request)
-        if violations:
-            raise invalid_argument(violations)
         self._tables.require_healthy()
         # As for PlaceOrder: a cancelled call does not abandon its write, so
         # the id's lock is held until the write is settled.

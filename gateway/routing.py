@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import grpc
 
-from gateway.errors import RequestError, abort, unavailable
+from gateway.errors import unavailable
 from streams.kafka import GroupMember
 from streams.partitioning import partition_for
 
@@ -106,7 +106,7 @@ class Router:
         """Runs a unary call here or at the owner, relaying the owner's answer."""
         deadline = time.monotonic() + _remaining(context)
         while True:
-            owner = await self._owner_or_abort(tp, context)
+            owner = await self._owner(tp, context)
             if owner is None:
                 return await here()
             try:
@@ -127,7 +127,7 @@ class Router:
         was already sent."""
         deadline = time.monotonic() + _remaining(context)
         while True:
-            owner = await self._owner_or_abort(tp, context)
+            owner = await self._owner(tp, context)
             if owner is None:
                 async for item in here():
                     yield item
@@ -139,13 +139,6 @@ class Router:
                 return
             except grpc.aio.AioRpcError as error:
                 await self._retry_or_relay(error, tp, deadline, context)
-
-    async def _owner_or_abort(self, tp: TopicPartition, context: grpc.aio.ServicerContext) -> str | None:
-        try:
-            return await self._owner(tp, context)
-        except RequestError as error:
-            await abort(context, error)
-            raise
 
     async def _retry_or_relay(
         self, error: grpc.aio.AioRpcError, tp: TopicPartition, deadline: float, context: grpc.aio.ServicerContext

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import grpc
 
 from gateway import requests
-from gateway.errors import FieldViolation, RequestError, abort, already_exists, invalid_argument, not_found, unavailable
+from gateway.errors import FieldViolation, already_exists, invalid_argument, not_found, unavailable
 from gateway.read_model import ReadModel
 from gateway.routing import Router
 from gateway.tasks import outlive_cancellation
@@ -76,27 +76,15 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
     async def PlaceOrder(
         self, request: command_service_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
     ) -> command_service_pb2.PlaceOrderResponse:
-        try:
-            requests.place_order_details(request)
-        except RequestError as error:
-            await abort(context, error)
+        requests.place_order_details(request)
         return await self._router.unary(
             self._router.partition_of(self._reads.topics.orders, request.order_id),
             context,
-            lambda: self._place_here(request, context),
+            lambda: self._place(request),
             lambda channel, timeout, metadata: command_service_pb2_grpc.OrderCommandServiceStub(channel).PlaceOrder(
                 request, timeout=timeout, metadata=metadata
             ),
         )
-
-    async def _place_here(
-        self, request: command_service_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
-    ) -> command_service_pb2.PlaceOrderResponse:
-        try:
-            return await self._place(request)
-        except RequestError as error:
-            await abort(context, error)
-            raise  # unreachable: abort raises
 
     async def _place(self, request: command_service_pb2.PlaceOrderRequest) -> command_service_pb2.PlaceOrderResponse:
         details = requests.place_order_details(request)
@@ -153,36 +141,24 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
     async def GetOrder(
         self, request: query_service_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> query_service_pb2.GetOrderResponse:
-        try:
-            requests.require_order_id(request.order_id)
-        except RequestError as error:
-            await abort(context, error)
+        requests.require_order_id(request.order_id)
         return await self._router.unary(
             self._router.partition_of(self._reads.topics.orders, request.order_id),
             context,
-            lambda: self._get_here(request, context),
+            lambda: self._get_here(request),
             lambda channel, timeout, metadata: query_service_pb2_grpc.OrderQueryServiceStub(channel).GetOrder(
                 request, timeout=timeout, metadata=metadata
             ),
         )
 
-    async def _get_here(
-        self, request: query_service_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
-    ) -> query_service_pb2.GetOrderResponse:
-        try:
-            position = request.min_position if request.HasField("min_position") else None
-            return query_service_pb2.GetOrderResponse(order=await self._known(request.order_id, position))
-        except RequestError as error:
-            await abort(context, error)
-            raise
+    async def _get_here(self, request: query_service_pb2.GetOrderRequest) -> query_service_pb2.GetOrderResponse:
+        position = request.min_position if request.HasField("min_position") else None
+        return query_service_pb2.GetOrderResponse(order=await self._known(request.order_id, position))
 
     async def WatchOrder(
         self, request: query_service_pb2.WatchOrderRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
-        try:
-            requests.require_order_id(request.order_id)
-        except RequestError as error:
-            await abort(context, error)
+        requests.require_order_id(request.order_id)
         sent = -1
 
         def unseen(response: query_service_pb2.WatchOrderResponse) -> bool:
@@ -195,7 +171,7 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
         async for response in self._router.stream(
             self._router.partition_of(self._reads.topics.orders, request.order_id),
             context,
-            lambda: self._watch_here(request, context),
+            lambda: self._watch_here(request),
             lambda channel, timeout, metadata: query_service_pb2_grpc.OrderQueryServiceStub(channel).WatchOrder(
                 request, timeout=timeout, metadata=metadata
             ),
@@ -204,16 +180,12 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
             yield response
 
     async def _watch_here(
-        self, request: query_service_pb2.WatchOrderRequest, context: grpc.aio.ServicerContext
+        self, request: query_service_pb2.WatchOrderRequest
     ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
         # Registered before the first read, so no change can slip in between.
         with self._reads.notifier.watch(order_key(request.order_id)) as updates:
-            try:
-                position = request.min_position if request.HasField("min_position") else None
-                order = await self._known(request.order_id, position)
-            except RequestError as error:
-                await abort(context, error)
-                return
+            position = request.min_position if request.HasField("min_position") else None
+            order = await self._known(request.order_id, position)
             yield query_service_pb2.WatchOrderResponse(order=order)
             while order.state not in TERMINAL:
                 newer = order_pb2.Order.FromString(await updates.get())
@@ -244,20 +216,11 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
         return await self._router.unary(
             self._partition(request.product),
             context,
-            lambda: self._set_here(request, context),
+            lambda: self._set(request),
             lambda channel, timeout, metadata: inventory_pb2_grpc.InventoryServiceStub(channel).SetStock(
                 request, timeout=timeout, metadata=metadata
             ),
         )
-
-    async def _set_here(
-        self, request: inventory_pb2.SetStockRequest, context: grpc.aio.ServicerContext
-    ) -> inventory_pb2.SetStockResponse:
-        try:
-            return await self._set(request)
-        except RequestError as error:
-            await abort(context, error)
-            raise
 
     async def _set(self, request: inventory_pb2.SetStockRequest) -> inventory_pb2.SetStockResponse:
         violations = requests.product_violations(request.product)
@@ -296,22 +259,16 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
         return await self._router.unary(
             self._partition(request.product),
             context,
-            lambda: self._get_here(request, context),
+            lambda: self._get_here(request),
             lambda channel, timeout, metadata: inventory_pb2_grpc.InventoryServiceStub(channel).GetStock(
                 request, timeout=timeout, metadata=metadata
             ),
         )
 
-    async def _get_here(
-        self, request: inventory_pb2.GetStockRequest, context: grpc.aio.ServicerContext
-    ) -> inventory_pb2.GetStockResponse:
-        try:
-            requests.require_product(request.product)
-            self._reads.require_ready()
-            level = self._reads.stock(request.product)
-            if level is None or not level.stocked:
-                raise not_found("product", request.product, f"no stock record for product {request.product}")
-            return inventory_pb2.GetStockResponse(stock=_stock_pb(level))
-        except RequestError as error:
-            await abort(context, error)
-            raise
+    async def _get_here(self, request: inventory_pb2.GetStockRequest) -> inventory_pb2.GetStockResponse:
+        requests.require_product(request.product)
+        self._reads.require_ready()
+        level = self._reads.stock(request.product)
+        if level is None or not level.stocked:
+            raise not_found("product", request.product, f"no stock record for product {request.product}")
+        return inventory_pb2.GetStockResponse(stock=_stock_pb(level))

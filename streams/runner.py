@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # Half the broker's default delete.retention.ms.
 STALE_CHECKPOINT_MS = 12 * 60 * 60 * 1000
+# A poll that brings this many records gathers more for the whole commit
+# interval; a smaller one for a share of it, none below MIN_GATHER_S.
+GATHER_FULL = 50
+MIN_GATHER_S = 0.002
 
 
 def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
@@ -66,8 +70,6 @@ class ProcessorRunner:
         self._owned: set[int] = set()
         # Counts assignments and revocations, to notice a batch that straddles one.
         self._rebalances = 0
-        # Whether the last poll found records: under load a batch is gathered.
-        self._busy = False
         self._last_punctuation_ms = 0
         self.ready = threading.Event()
         # Set while a newly assigned partition's state is read back from its changelog.
@@ -147,21 +149,22 @@ class ProcessorRunner:
     def _poll_batch(self) -> list[Record]:
         """The next batch of records.
 
-        When idle, it is what one poll brings, at once, for latency. When the
-        previous poll found records too, more are gathered for up to the
-        commit interval: fewer, larger transactions, as each costs the broker
-        about as much whatever its size.
+        A poll brings what is there at once. A large batch means load, and
+        then more is gathered, the longer the larger it is, up to the commit
+        interval for GATHER_FULL records: under load fewer, larger
+        transactions (each costs the broker about the same whatever its
+        size), while at low rates a record goes through with no delay.
         """
         rebalances = self._rebalances
         records = self._io.poll(self._max_batch, self._interval_s)
-        if records and self._busy:
-            deadline = time.monotonic() + self._interval_s
+        gather_s = self._interval_s * min(1.0, len(records) / GATHER_FULL)
+        if gather_s >= MIN_GATHER_S:
+            deadline = time.monotonic() + gather_s
             while len(records) < self._max_batch and (left := deadline - time.monotonic()) > 0:
                 more = self._io.poll(self._max_batch - len(records), left)
                 if not more:
                     break
                 records.extend(more)
-        self._busy = bool(records)
         if records and self._rebalances != rebalances:
             # Some records may be of partitions this instance no longer owns,
             # or that it got back and reads again from their committed offset.
