@@ -15,7 +15,7 @@ from gateway.errors import RequestErrors
 from gateway.notifier import Notifier
 from gateway.projector import Projector, order_projector
 from gateway.read_model import ReadModel
-from gateway.routing import Router
+from gateway.forwarding import Router
 from gateway.services import InventoryService, OrderCommandService, OrderQueryService
 from gateway.customers import CustomerService
 from gateway.payments import PaymentService

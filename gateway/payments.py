@@ -19,7 +19,7 @@ import grpc
 
 from gateway.errors import FieldViolation, already_exists, invalid_argument, unavailable
 from gateway.requests import order_id_violations
-from gateway.routing import Router
+from gateway.forwarding import Router
 from gateway.services import KeyedLocks
 from gateway.tables import Tables
 from gateway.tasks import outlive_cancellation

@@ -14,7 +14,7 @@ import grpc
 from gateway import requests
 from gateway.errors import FieldViolation, already_exists, invalid_argument, not_found, unavailable
 from gateway.read_model import ReadModel
-from gateway.routing import Router
+from gateway.forwarding import Router
 from gateway.tasks import outlive_cancellation
 from gateway.view import order_key, stock_key
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
