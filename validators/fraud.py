@@ -23,22 +23,20 @@ class Session:
     start_ms: int
     end_ms: int
     total: float
-    order_ids: tuple[str, ...]
 
     def reaches(self, at_ms: int) -> bool:
         return self.start_ms - SESSION_GAP_MS <= at_ms <= self.end_ms + SESSION_GAP_MS
 
+    def holds(self, at_ms: int) -> bool:
+        return self.start_ms <= at_ms <= self.end_ms
+
 
 def check_fraud(
-    sessions: tuple[Session, ...], customer_id: int, order_id: str, amount: float, at_ms: int
-) -> tuple[CheckOutcome | None, tuple[Session, ...]]:
-    """The outcome for one order and the customer's sessions after it.
-
-    Returns no outcome for an order already counted, so a redelivery is
-    neither counted nor answered twice.
-    """
-    if any(order_id in s.order_ids for s in sessions):
-        return None, sessions
+    sessions: tuple[Session, ...], customer_id: int, amount: float, at_ms: int
+) -> tuple[CheckOutcome, tuple[Session, ...]]:
+    """The outcome for an order not counted yet, and the customer's sessions
+    after it. (Which orders were counted is the caller's to remember: a
+    list of them here would make each order cost more than the last.)"""
     # A negative or non-numeric amount (an order its details check fails)
     # must not lower the session's total and open the way for a big order.
     counted = amount if math.isfinite(amount) and amount > 0 else 0.0
@@ -47,7 +45,6 @@ def check_fraud(
         start_ms=min([at_ms, *(s.start_ms for s in joined)]),
         end_ms=max([at_ms, *(s.end_ms for s in joined)]),
         total=sum(s.total for s in joined) + counted,
-        order_ids=tuple(i for s in joined for i in s.order_ids) + (order_id,),
     )
     latest = max([merged.end_ms, *(s.end_ms for s in sessions)])
     kept = tuple(
@@ -58,3 +55,9 @@ def check_fraud(
         reason = f"customer {customer_id} spent {merged.total:.2f} in one session; the limit is {FRAUD_LIMIT:.0f}"
         return CheckOutcome(Check.FRAUD, Result.FAIL, reason), after
     return CheckOutcome(Check.FRAUD, Result.PASS), after
+
+
+def held(sessions: tuple[Session, ...], at_ms: int) -> bool:
+    """Whether an order placed at at_ms belongs to one of the sessions (a
+    forgotten session's orders belong to none)."""
+    return any(s.holds(at_ms) for s in sessions)

@@ -90,17 +90,25 @@ class FraudProcessor:
         yield Output(self.topics.fraud_check_orders, str(order.customer_id).encode(), candidate.SerializeToString())
 
     def _check(self, candidate: state_pb2.FraudCandidate, state: PartitionState) -> Iterator[Output]:
-        key = b"sessions/" + str(candidate.customer_id).encode()
-        stored = state_pb2.FraudSessions.FromString(state.get(key) or b"")
-        sessions = tuple(
-            fraud.Session(s.start.ToMilliseconds(), s.end.ToMilliseconds(), s.total, tuple(s.order_ids))
-            for s in stored.sessions
-        )
-        outcome, after = fraud.check_fraud(
-            sessions, candidate.customer_id, candidate.order_id, candidate.amount, candidate.placed_at.ToMilliseconds()
-        )
-        if outcome is None:
+        customer = str(candidate.customer_id).encode()
+        # One key per counted order, so that a redelivered order is neither
+        # counted nor answered twice, at a cost that does not grow with the
+        # session; its value is when the order was placed.
+        counted_prefix = b"counted/" + customer + b"/"
+        counted_key = counted_prefix + candidate.order_id.encode()
+        if state.get(counted_key) is not None:
             return
+        key = b"sessions/" + customer
+        stored = state_pb2.FraudSessions.FromString(state.get(key) or b"")
+        sessions = tuple(fraud.Session(s.start.ToMilliseconds(), s.end.ToMilliseconds(), s.total) for s in stored.sessions)
+        at_ms = candidate.placed_at.ToMilliseconds()
+        outcome, after = fraud.check_fraud(sessions, candidate.customer_id, candidate.amount, at_ms)
+        state.put(counted_key, str(at_ms).encode())
+        if any(not fraud.held(after, s.start_ms) for s in sessions):
+            # A session was forgotten: so are its orders.
+            for marker, placed_ms in state.scan(counted_prefix):
+                if not fraud.held(after, int(placed_ms)):
+                    state.delete(marker)
         state.put(key, _sessions_pb(after).SerializeToString())
         yield validation(self.topics, candidate.order_id, outcome)
 
@@ -117,7 +125,7 @@ def _ms(ms: int) -> Timestamp:
 def _sessions_pb(sessions: tuple[fraud.Session, ...]) -> state_pb2.FraudSessions:
     return state_pb2.FraudSessions(
         sessions=[
-            state_pb2.FraudSession(start=_ms(s.start_ms), end=_ms(s.end_ms), total=s.total, order_ids=s.order_ids)
+            state_pb2.FraudSession(start=_ms(s.start_ms), end=_ms(s.end_ms), total=s.total)
             for s in sessions
         ]
     )

@@ -38,9 +38,11 @@ def instance_addresses(platform: Platform) -> list[str]:
 
 
 def test_orders_placed_anywhere_are_readable_everywhere(platform: Platform) -> None:
+    # Both gateways own partitions before the first write: a SetStock that
+    # waits at an owner whose partition then moves answers UNAVAILABLE.
+    addresses = instance_addresses(platform)
     product = unique("JUMPERS")
     set_stock(platform, product, 100)
-    addresses = instance_addresses(platform)
     channels = [grpc.insecure_channel(a) for a in addresses]
     queries = [query_service_pb2_grpc.OrderQueryServiceStub(c) for c in channels]
 

@@ -60,6 +60,7 @@ class Platform:
             wanted = set(services)
             specs = [s for s in specs if s.name in wanted]
         self.supervisor = Supervisor(specs, self.env)
+        self.instances = instances
         self.channel = grpc.insecure_channel(f"localhost:{self.port}")
         self.commands = command_service_pb2_grpc.OrderCommandServiceStub(self.channel)
         self.queries = query_service_pb2_grpc.OrderQueryServiceStub(self.channel)
@@ -76,17 +77,26 @@ class Platform:
         return self
 
     def wait_serving(self, timeout_s: float = 60.0) -> None:
-        health = health_pb2_grpc.HealthStub(self.channel)
+        """Returns once every gateway instance serves on its own port: each
+        has then taken its share of the view, so no partition moves between
+        gateways under a test's first calls."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.supervisor.supervise_once()
-            try:
-                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"the gateway on port {self.port} did not serve within {timeout_s}s")
+        for instance in range(self.instances):
+            port = self.port + 1 + instance  # OMS_PEER_PORT's default: the front door's + 1 + instance
+            with grpc.insecure_channel(f"localhost:{port}") as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                while not self._serving(health):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"gateway instance {instance} on port {port} did not serve within {timeout_s}s")
+                    self.supervisor.supervise_once()
+                    time.sleep(0.1)
+
+    @staticmethod
+    def _serving(health: health_pb2_grpc.HealthStub) -> bool:
+        try:
+            return health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.RpcError:
+            return False
 
     def metrics_url(self, service: str, instance: int = 0, path: str = "/metrics") -> str:
         """Where a service instance serves its metrics (service: "gateway",

@@ -1,4 +1,5 @@
-"""The fraud check: a customer's spending per session of activity (pure rule)."""
+"""The fraud check: a customer's spending per session of activity (the pure
+rule), and its processor's memory of the orders it counted."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ from collections.abc import Iterable
 
 import pytest
 
+from oms.orders.v1 import events_pb2, order_pb2
+from oms.validation.v1 import state_pb2
 from orders.domain import Check, CheckOutcome, Result
+from streams.testing import TestDriver
+from streams.topics import Topics
 from validators.fraud import FRAUD_LIMIT, SESSION_GAP_MS, Session, check_fraud
+from validators.processors import FraudProcessor
 
 MINUTE_MS = 60 * 1000
 HOUR_MS = 60 * MINUTE_MS
@@ -19,22 +25,13 @@ class Customer:
     def __init__(self, customer_id: int = 1) -> None:
         self.customer_id = customer_id
         self.sessions: tuple[Session, ...] = ()
-        self._next_id = 0
 
-    def order(self, amount: float, at_ms: int = 0, order_id: str | None = None) -> CheckOutcome | None:
-        if order_id is None:
-            self._next_id += 1
-            order_id = f"c{self.customer_id}-o{self._next_id}"
-        outcome, self.sessions = check_fraud(self.sessions, self.customer_id, order_id, amount, at_ms)
+    def order(self, amount: float, at_ms: int = 0) -> CheckOutcome:
+        outcome, self.sessions = check_fraud(self.sessions, self.customer_id, amount, at_ms)
         return outcome
 
     def orders(self, amounts: Iterable[float], at_ms: int = 0) -> list[Result]:
-        results = []
-        for amount in amounts:
-            outcome = self.order(amount, at_ms)
-            assert outcome is not None
-            results.append(outcome.result)
-        return results
+        return [self.order(amount, at_ms).result for amount in amounts]
 
 
 @pytest.mark.parametrize(
@@ -112,25 +109,6 @@ def test_a_late_order_between_two_sessions_merges_them() -> None:
     assert (merged.start_ms, merged.end_ms, merged.total) == (0, 2 * HOUR_MS, 2100.0)
 
 
-def test_a_repeated_order_is_neither_answered_nor_counted_twice() -> None:
-    customer = Customer()
-    customer.order(1500.0, order_id="same")
-
-    assert customer.order(1500.0, order_id="same") is None
-    assert [s.total for s in customer.sessions] == [1500.0]
-    later = customer.order(100.0)
-    assert later is not None and later.result is Result.PASS
-
-
-def test_a_repeated_order_is_recognised_in_an_older_session_too() -> None:
-    customer = Customer()
-    customer.order(1500.0, at_ms=0, order_id="first")
-    customer.order(100.0, at_ms=2 * HOUR_MS)
-
-    assert customer.order(1500.0, at_ms=0, order_id="first") is None
-    assert sorted(s.total for s in customer.sessions) == [100.0, 1500.0]
-
-
 def test_sessions_long_past_are_forgotten() -> None:
     customer = Customer()
     customer.order(1500.0, at_ms=0)
@@ -150,3 +128,61 @@ def test_an_order_with_a_bad_amount_cannot_lower_the_session_total(bad_amount: f
     big = customer.order(3000.0, at_ms=MINUTE_MS)  # over the limit on its own
 
     assert big is not None and big.result is Result.FAIL
+
+
+# The processor: which orders it counted
+
+
+class FraudStage:
+    """The fraud processor alone, fed re-keyed orders of one customer."""
+
+    def __init__(self) -> None:
+        self.topics = Topics()
+        self.processor = FraudProcessor(self.topics)
+        self.driver = TestDriver([self.processor], partitions=3, dead_letter_topic=self.topics.dead_letters)
+
+    def order(self, order_id: str, amount: float, at_ms: int, customer_id: int = 7) -> None:
+        candidate = state_pb2.FraudCandidate(order_id=order_id, customer_id=customer_id, amount=amount)
+        candidate.placed_at.FromMilliseconds(at_ms)
+        self.driver.pipe(self.topics.fraud_check_orders, str(customer_id).encode(), candidate.SerializeToString())
+        self.driver.run()
+
+    def answers(self) -> list[tuple[str, int]]:
+        """(order id, result) of every answer, in no particular order."""
+        validations = (
+            events_pb2.OrderValidation.FromString(r.value or b"") for r in self.driver.records(self.topics.order_validations)
+        )
+        return [(v.order_id, v.outcome.result) for v in validations]
+
+    def counted(self) -> list[bytes]:
+        backend = self.driver.state(self.processor)
+        return [key for p in range(3) for key, _ in backend.scan(p, b"counted/")]
+
+
+def test_a_repeated_order_is_neither_answered_nor_counted_twice() -> None:
+    stage = FraudStage()
+    stage.order("same", 1500.0, at_ms=0)
+    stage.order("same", 1500.0, at_ms=0)
+    stage.order("next", 400.0, at_ms=MINUTE_MS)  # 1,900: under the limit only if "same" counted once
+
+    assert sorted(stage.answers()) == [("next", order_pb2.CHECK_RESULT_PASS), ("same", order_pb2.CHECK_RESULT_PASS)]
+
+
+def test_a_repeated_order_is_recognised_in_an_older_session_too() -> None:
+    stage = FraudStage()
+    stage.order("first", 1500.0, at_ms=0)
+    stage.order("later", 100.0, at_ms=2 * HOUR_MS)
+    stage.order("first", 1500.0, at_ms=0)
+
+    assert sorted(order_id for order_id, _ in stage.answers()) == ["first", "later"]
+
+
+def test_the_orders_of_a_forgotten_session_are_forgotten_with_it() -> None:
+    stage = FraudStage()
+    for n in range(5):
+        stage.order(f"old-{n}", 10.0, at_ms=n * MINUTE_MS)
+    assert len(stage.counted()) == 5
+
+    stage.order("new", 10.0, at_ms=10 * HOUR_MS)  # long after: the old session goes
+
+    assert stage.counted() == [b"counted/7/new"]

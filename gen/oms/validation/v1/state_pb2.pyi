@@ -55,16 +55,14 @@ class FraudSessions(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[FraudSession, _Mapping]]] = ...) -> None: ...
 
 class FraudSession(_message.Message):
-    __slots__ = ("start", "end", "total", "order_ids")
+    __slots__ = ("start", "end", "total")
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
-    ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     total: float
-    order_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total: _Optional[float] = ..., order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total: _Optional[float] = ...) -> None: ...
 
 class ProductInventory(_message.Message):
     __slots__ = ("stocked", "quantity", "reserved", "update_id")
