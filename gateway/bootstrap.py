@@ -110,7 +110,10 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
             **kwargs,  # type: ignore[arg-type]
         )
 
-    projector = order_projector(consumer, view, topics, notifier.progress_threadsafe, on_order=metrics.observe_order)
+    projector = order_projector(
+        consumer, view, topics, notifier.progress_threadsafe,
+        on_order=metrics.observe_order, on_moved=notifier.moved_threadsafe
+    )
     publisher = Publisher(bootstrap, settings.extra_kafka)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
     reads = ReadModel(

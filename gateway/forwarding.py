@@ -22,6 +22,7 @@ from typing import TypeVar
 import grpc
 
 from gateway.errors import unavailable
+from gateway.notifier import PartitionMoved
 from streams.kafka import GroupMember
 from streams.partitioning import partition_for
 
@@ -108,7 +109,10 @@ class Router:
         while True:
             owner = await self._owner(tp, context)
             if owner is None:
-                return await here()
+                try:
+                    return await here()
+                except PartitionMoved:
+                    continue  # to the new owner
             try:
                 return await there(self.channel(owner), _left(deadline), ((FORWARDED, self.address),))
             except grpc.aio.AioRpcError as error:
@@ -129,9 +133,13 @@ class Router:
         while True:
             owner = await self._owner(tp, context)
             if owner is None:
-                async for item in here():
-                    yield item
-                return
+                try:
+                    async for item in here():
+                        if resume(item):
+                            yield item
+                    return
+                except PartitionMoved:
+                    continue  # and on from the new owner
             try:
                 async for item in there(self.channel(owner), _left(deadline), ((FORWARDED, self.address),)):
                     if resume(item):

@@ -11,16 +11,48 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from gateway.errors import RequestError, unavailable
+
 TopicPartition = tuple[str, int]
+
+
+class PartitionMoved(RequestError):
+    """The partition a call waits on now belongs to another gateway instance:
+    its view here stops. The Router goes on at the new owner; a call without
+    one answers UNAVAILABLE, for the client to retry."""
+
+    def __init__(self, tp: TopicPartition) -> None:
+        super().__init__(unavailable(f"{tp[0]}[{tp[1]}] moved to another gateway instance", retry_after_s=0.1).status)
+        self.tp = tp
+
+
+class Watch(asyncio.Queue[bytes]):
+    """Each new value of one view entry, in order; `get` raises
+    PartitionMoved once the entry's partition has gone elsewhere."""
+
+    def __init__(self, tp: TopicPartition | None) -> None:
+        super().__init__()
+        self.tp = tp
+        self._moved = False
+
+    def moved(self) -> None:
+        self._moved = True
+        self.put_nowait(b"")  # wakes a waiting get
+
+    async def get(self) -> bytes:
+        value = await super().get()
+        if self._moved and self.tp is not None:
+            raise PartitionMoved(self.tp)
+        return value
 
 
 class Notifier:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._watchers: dict[bytes, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        self._watchers: dict[bytes, set[Watch]] = defaultdict(set)
         self._applied: dict[TopicPartition, int] = {}
         self._waiters: dict[TopicPartition, list[tuple[int, asyncio.Future[None]]]] = defaultdict(list)
 
@@ -46,10 +78,26 @@ class Notifier:
                     still.append((offset, future))
             self._waiters[tp] = still
 
+    def moved_threadsafe(self, tps: Iterable[TopicPartition]) -> None:
+        """Called from the projector thread when partitions went to another instance."""
+        self._loop.call_soon_threadsafe(self._moved, frozenset(tps))
+
+    def _moved(self, tps: frozenset[TopicPartition]) -> None:
+        for watchers in self._watchers.values():
+            for watch in watchers:
+                if watch.tp in tps:
+                    watch.moved()
+        for tp in tps:
+            self._applied.pop(tp, None)
+            for _, future in self._waiters.pop(tp, []):
+                if not future.done():
+                    future.set_exception(PartitionMoved(tp))
+
     @contextmanager
-    def watch(self, key: bytes) -> Iterator[asyncio.Queue[bytes]]:
-        """A queue of every new value of a view entry, for as long as the block runs."""
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
+    def watch(self, key: bytes, tp: TopicPartition | None = None) -> Iterator[Watch]:
+        """Every new value of a view entry, for as long as the block runs; if
+        tp, the entry's partition, moves elsewhere, the watch ends."""
+        queue = Watch(tp)
         self._watchers[key].add(queue)
         try:
             yield queue

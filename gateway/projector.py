@@ -78,11 +78,15 @@ class Projector:
         inputs: tuple[str, ...],
         project: Callable[[list[Record], bool], Changes],
         on_progress: Progress,
+        on_moved: Callable[[frozenset[tuple[str, int]]], None] = lambda _: None,
     ) -> None:
         self._name = name
         self._view = view
         self._project = project
         self._on_progress = on_progress
+        # Told which partitions a rebalance gave to another instance.
+        self._on_moved = on_moved
+        self._held: frozenset[tuple[str, int]] = frozenset()
         self._stop = threading.Event()
         self.caught_up = threading.Event()
         # Set if the loop dies: the gateway then stops rather than serve a frozen view.
@@ -94,6 +98,12 @@ class Projector:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
+        # A rebalance revokes every partition and assigns most of them back:
+        # only those not back have moved.
+        moved = self._held - frozenset(partitions)
+        self._held = frozenset(partitions)
+        if moved:
+            self._on_moved(moved)
         # Ready once the view has reached where the log stood when we got it.
         self.current = frozenset()
         self._targets = self._consumer.end_offsets(partitions)
@@ -147,6 +157,7 @@ def order_projector(
     topics: Topics,
     on_progress: Progress,
     on_order: Callable[[order_pb2.Order], None] | None = None,
+    on_moved: Callable[[frozenset[tuple[str, int]]], None] = lambda _: None,
 ) -> Projector:
     """The order view's projector. `on_order` sees each order change the view
     takes once caught up (not the replay before)."""
@@ -154,4 +165,5 @@ def order_projector(
     def project(records: list[Record], caught_up: bool) -> Changes:
         return project_batch(records, topics, view.get_raw, on_order if caught_up else None)
 
-    return Projector("projector", consumer_factory, view, (topics.orders, topics.inventory_levels), project, on_progress)
+    inputs = (topics.orders, topics.inventory_levels)
+    return Projector("projector", consumer_factory, view, inputs, project, on_progress, on_moved)

@@ -183,7 +183,7 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
         self, request: query_service_pb2.WatchOrderRequest
     ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
         # Registered before the first read, so no change can slip in between.
-        with self._reads.notifier.watch(order_key(request.order_id)) as updates:
+        with self._reads.notifier.watch(order_key(request.order_id), self._reads.order_partition(request.order_id)) as updates:
             position = request.min_position if request.HasField("min_position") else None
             order = await self._known(request.order_id, position)
             yield query_service_pb2.WatchOrderResponse(order=order)
@@ -230,7 +230,7 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
             raise invalid_argument(violations)
         update_id = uuid.uuid4().hex
         level = inventory_pb2.StockLevel(product=request.product, quantity=request.quantity, update_id=update_id)
-        with self._reads.notifier.watch(stock_key(request.product)) as updates:
+        with self._reads.notifier.watch(stock_key(request.product), self._partition(request.product)) as updates:
             try:
                 await asyncio.wrap_future(
                     self._publisher.publish(

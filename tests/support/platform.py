@@ -60,7 +60,7 @@ class Platform:
             wanted = set(services)
             specs = [s for s in specs if s.name in wanted]
         self.supervisor = Supervisor(specs, self.env)
-        self.instances = instances
+        self.gateways = [i for i in range(instances) if f"gateway-{i}" in {s.name for s in specs}]
         self.channel = grpc.insecure_channel(f"localhost:{self.port}")
         self.commands = command_service_pb2_grpc.OrderCommandServiceStub(self.channel)
         self.queries = query_service_pb2_grpc.OrderQueryServiceStub(self.channel)
@@ -81,7 +81,7 @@ class Platform:
         has then taken its share of the view, so no partition moves between
         gateways under a test's first calls."""
         deadline = time.monotonic() + timeout_s
-        for instance in range(self.instances):
+        for instance in self.gateways:
             port = self.port + 1 + instance  # OMS_PEER_PORT's default: the front door's + 1 + instance
             with grpc.insecure_channel(f"localhost:{port}") as channel:
                 health = health_pb2_grpc.HealthStub(channel)

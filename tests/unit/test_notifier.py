@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from gateway.notifier import Notifier
+from google.rpc import code_pb2
+
+from gateway.notifier import Notifier, PartitionMoved
 
 TP = ("orders", 0)
 OTHER_TP = ("orders", 1)
@@ -187,5 +189,27 @@ def test_a_cancelled_reached_leaves_no_waiter_behind() -> None:
 
         # No public count of waiters exists (unlike open_watches()), so look inside.
         assert notifier.pending_waiters() == 0
+
+    run(scenario)
+
+
+def test_a_move_ends_the_waits_and_watches_of_that_partition_only() -> None:
+    async def scenario(notifier: Notifier) -> None:
+        moving = asyncio.create_task(notifier.reached(TP, 5))
+        staying = asyncio.create_task(notifier.reached(OTHER_TP, 5))
+        with notifier.watch(b"o/1", TP) as gone, notifier.watch(b"o/2", OTHER_TP) as kept:
+            notifier.moved_threadsafe([TP])
+            await settle()
+
+            with pytest.raises(PartitionMoved) as raised:
+                await moving
+            assert raised.value.tp == TP and raised.value.status.code == code_pb2.UNAVAILABLE
+            with pytest.raises(PartitionMoved):
+                await asyncio.wait_for(gone.get(), 1)
+            assert notifier.applied(TP) == -1
+
+            notifier.progress_threadsafe({b"o/2": b"v1"}, {OTHER_TP: 5})
+            assert await asyncio.wait_for(kept.get(), 1) == b"v1"
+            await asyncio.wait_for(staying, 1)
 
     run(scenario)
