@@ -42,12 +42,7 @@ def produce(bootstrap: str, topic: str, count: int) -> dict:
     out.flush(60)
     started = time.monotonic()
     for key, value in records:
-        while True:
-            try:
-                out.produce(topic, value, key)
-                break
-            except BufferError:
-                out.poll(0.01)
+        workload.produce_one(out, topic, key, value)
     left = out.flush(120)
     seconds = time.monotonic() - started
     if left:

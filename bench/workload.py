@@ -76,16 +76,21 @@ def producer(bootstrap: str) -> Producer:
     )
 
 
+def produce_one(out: Producer, topic: str, key: bytes, value: bytes) -> None:
+    """Produces, waiting for room while the local queue is full."""
+    while True:
+        try:
+            out.produce(topic, value, key)
+            return
+        except BufferError:
+            out.poll(0.01)
+
+
 def produce_all(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes]]) -> int:
     out = producer(bootstrap)
     count = 0
     for key, value in records:
-        while True:
-            try:
-                out.produce(topic, value, key)
-                break
-            except BufferError:
-                out.poll(0.05)
+        produce_one(out, topic, key, value)
         count += 1
         if count % 10_000 == 0:
             out.poll(0)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import localkafka
+from launcher.mailsink import MailSink
 from tests.support.ports import free_port_block
 
 
@@ -35,3 +36,11 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localkafka.Kafka
 @pytest.fixture(scope="session")
 def bootstrap(kafka: localkafka.KafkaService) -> str:
     return kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailSink]:
+    """A real SMTP server (the sink `make run` starts) for a module's platform."""
+    sink = MailSink().start()
+    yield sink
+    sink.stop()

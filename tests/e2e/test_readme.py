@@ -37,14 +37,6 @@ def json_objects(text: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def mail() -> Iterator[MailSink]:
-    """The SMTP server of the README's email, as `make run`'s sink would be."""
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
 def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory, mail: MailSink) -> Iterator[Platform]:
     env = {"OMS_SMTP_HOST": mail.host, "OMS_SMTP_PORT": str(mail.port)}
     running = Platform(bootstrap, tmp_path_factory.mktemp("readme"), env=env).start()

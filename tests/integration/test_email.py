@@ -24,13 +24,6 @@ pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture(scope="module")
-def mail() -> Iterator[MailSink]:
-    sink = MailSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
 def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory, mail: MailSink) -> Iterator[Platform]:
     env = {"OMS_SMTP_HOST": mail.host, "OMS_SMTP_PORT": str(mail.port), "OMS_MAIL_FROM": "shop@example.com"}
     running = Platform(bootstrap, tmp_path_factory.mktemp("email"), env=env).start()
