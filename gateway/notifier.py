@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from gateway.errors import RequestError, unavailable
 
 TopicPartition = tuple[str, int]
+EndOffsets = Callable[[Iterable[TopicPartition]], dict[TopicPartition, int]]
 
 
 class PartitionMoved(RequestError):
@@ -36,16 +37,16 @@ class Watch(asyncio.Queue[bytes]):
     def __init__(self, tp: TopicPartition | None) -> None:
         super().__init__()
         self.tp = tp
-        self._moved = False
+        self._moved: PartitionMoved | None = None
 
-    def moved(self) -> None:
-        self._moved = True
+    def moved(self, tp: TopicPartition) -> None:
+        self._moved = PartitionMoved(tp)
         self.put_nowait(b"")  # wakes a waiting get
 
     async def get(self) -> bytes:
         value = await super().get()
-        if self._moved and self.tp is not None:
-            raise PartitionMoved(self.tp)
+        if self._moved is not None:
+            raise self._moved
         return value
 
 
@@ -86,7 +87,7 @@ class Notifier:
         for watchers in self._watchers.values():
             for watch in watchers:
                 if watch.tp in tps:
-                    watch.moved()
+                    watch.moved(watch.tp)
         for tp in tps:
             self._applied.pop(tp, None)
             for _, future in self._waiters.pop(tp, []):
@@ -123,6 +124,12 @@ class Notifier:
             # Also when cancelled (asyncio cancels the future with the task).
             if not future.done() or future.cancelled():
                 self._waiters[tp] = [(o, f) for o, f in self._waiters[tp] if f is not future]
+
+    async def caught_up(self, tp: TopicPartition, end_offsets: EndOffsets) -> None:
+        """Returns once the view holds everything committed to tp so far
+        (its end offset now, asked off the loop)."""
+        ends = await asyncio.to_thread(end_offsets, [tp])
+        await self.reached(tp, ends[tp])
 
     def pending_waiters(self) -> int:
         return sum(len(w) for w in self._waiters.values())

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from gateway.errors import unavailable
-from gateway.notifier import Notifier, TopicPartition
+from gateway.notifier import EndOffsets, Notifier, TopicPartition
 from gateway.view import View
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import command_service_pb2, order_pb2
 from streams.partitioning import partition_for
 from streams.topics import Topics
-
-EndOffsets = Callable[[Iterable[TopicPartition]], dict[TopicPartition, int]]
-
 
 class ReadModel:
     def __init__(
@@ -53,8 +49,7 @@ class ReadModel:
 
     async def caught_up(self, tp: TopicPartition) -> None:
         """Returns once the view holds everything committed to tp so far."""
-        ends = await asyncio.to_thread(self._end_offsets, [tp])
-        await self.notifier.reached(tp, ends[tp])
+        await self.notifier.caught_up(tp, self._end_offsets)
 
     async def order_before_placing(self, order_id: str) -> order_pb2.Order | None:
         """The order, or None if it was never placed, for the partition's owner.

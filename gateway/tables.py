@@ -112,8 +112,7 @@ class Tables:
         await self.notifier.reached((topic, partition), offset + 1)
 
     async def _caught_up(self, tp: TopicPartition) -> None:
-        ends = await asyncio.to_thread(self.projector.end_offsets, [tp])
-        await self.notifier.reached(tp, ends[tp])
+        await self.notifier.caught_up(tp, self.projector.end_offsets)
 
     async def customer_now(self, customer_id: int) -> customers_pb2.Customer | None:
         """The customer as the log has it now: the table first catches up with
