@@ -112,7 +112,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
 
     projector = order_projector(
         consumer, view, topics, notifier.progress_threadsafe,
-        on_order=metrics.observe_order, on_moved=notifier.moved_threadsafe
+        on_order=metrics.observe_order, on_assigned=notifier.assigned_threadsafe
     )
     publisher = Publisher(bootstrap, settings.extra_kafka)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
@@ -127,7 +127,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
     )
     admin = admin_client(bootstrap, settings.extra_kafka)
     router = Router(
-        address, partitions, lambda: projector.assigned, lambda: group_members(bootstrap, view_group, admin=admin)
+        address, partitions, lambda: notifier.held, lambda: group_members(bootstrap, view_group, admin=admin)
     )
     command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
         OrderCommandService(reads, publisher, router, placed=metrics.orders_placed.inc), server

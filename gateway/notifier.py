@@ -5,6 +5,11 @@ The projector thread hands over each batch's changes and positions with
 the loop thread, in order. A watcher registers before it reads the view:
 anything applied after its read is then certain to reach its queue (an
 update can also arrive twice; watchers drop what is not newer).
+
+It also knows which partitions are here: a projector reports each
+assignment. A wait or watch on a partition that has gone elsewhere ends with
+PartitionMoved, whether it began before the move or after it. The Router
+asks the same place, so routing and waiting never disagree about ownership.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class Notifier:
         self._watchers: dict[bytes, set[Watch]] = defaultdict(set)
         self._applied: dict[TopicPartition, int] = {}
         self._waiters: dict[TopicPartition, list[tuple[int, asyncio.Future[None]]]] = defaultdict(list)
+        # Topics whose assignments a projector reports, and their partitions here.
+        self._tracked: frozenset[str] = frozenset()
+        self.held: frozenset[TopicPartition] = frozenset()
 
     def progress_threadsafe(self, changes: dict[bytes, bytes], positions: dict[TopicPartition, int]) -> None:
         """Called from the projector thread."""
@@ -79,26 +87,36 @@ class Notifier:
                     still.append((offset, future))
             self._waiters[tp] = still
 
-    def moved_threadsafe(self, tps: Iterable[TopicPartition]) -> None:
-        """Called from the projector thread when partitions went to another instance."""
-        self._loop.call_soon_threadsafe(self._moved, frozenset(tps))
+    def assigned_threadsafe(self, topics: frozenset[str], partitions: frozenset[TopicPartition]) -> None:
+        """Called from a projector thread on each rebalance: of `topics`,
+        exactly `partitions` are here now."""
+        self._loop.call_soon_threadsafe(self._assigned, topics, partitions)
 
-    def _moved(self, tps: frozenset[TopicPartition]) -> None:
+    def _assigned(self, topics: frozenset[str], partitions: frozenset[TopicPartition]) -> None:
+        moved = {tp for tp in self.held if tp[0] in topics} - partitions
+        self._tracked |= topics
+        self.held = frozenset(tp for tp in self.held if tp[0] not in topics) | partitions
         for watchers in self._watchers.values():
             for watch in watchers:
-                if watch.tp in tps:
+                if watch.tp in moved:
                     watch.moved(watch.tp)
-        for tp in tps:
+        for tp in moved:
             self._applied.pop(tp, None)
             for _, future in self._waiters.pop(tp, []):
                 if not future.done():
                     future.set_exception(PartitionMoved(tp))
+
+    def here(self, tp: TopicPartition) -> bool:
+        """Whether tp's view is kept here (a topic no projector reports on is)."""
+        return tp[0] not in self._tracked or tp in self.held
 
     @contextmanager
     def watch(self, key: bytes, tp: TopicPartition | None = None) -> Iterator[Watch]:
         """Every new value of a view entry, for as long as the block runs; if
         tp, the entry's partition, moves elsewhere, the watch ends."""
         queue = Watch(tp)
+        if tp is not None and not self.here(tp):
+            queue.moved(tp)
         self._watchers[key].add(queue)
         try:
             yield queue
@@ -116,6 +134,8 @@ class Notifier:
         """Returns once the view has applied everything before next_offset."""
         if next_offset <= 0 or self.applied(tp) >= next_offset:
             return  # an empty partition has nothing to wait for
+        if not self.here(tp):
+            raise PartitionMoved(tp)
         future: asyncio.Future[None] = self._loop.create_future()
         self._waiters[tp].append((next_offset, future))
         try:

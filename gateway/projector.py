@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 Changes = dict[bytes, bytes]
 # (changed view entries, positions: (topic, partition) -> next offset)
 Progress = Callable[[Changes, dict[tuple[str, int], int]], None]
+# (the projector's input topics, their partitions assigned here now)
+Assigned = Callable[[frozenset[str], frozenset[tuple[str, int]]], None]
 
 
 def project_batch(
@@ -78,15 +80,17 @@ class Projector:
         inputs: tuple[str, ...],
         project: Callable[[list[Record], bool], Changes],
         on_progress: Progress,
-        on_moved: Callable[[frozenset[tuple[str, int]]], None] = lambda _: None,
+        on_assigned: Assigned = lambda _topics, _partitions: None,
     ) -> None:
         self._name = name
         self._view = view
+        self._inputs = frozenset(inputs)
         self._project = project
         self._on_progress = on_progress
-        # Told which partitions a rebalance gave to another instance.
-        self._on_moved = on_moved
-        self._held: frozenset[tuple[str, int]] = frozenset()
+        # Told, on every rebalance, which partitions of its inputs are here now.
+        self._on_assigned = on_assigned
+        # The positions last reported to on_progress.
+        self._reported: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
         self.caught_up = threading.Event()
         # Set if the loop dies: the gateway then stops rather than serve a frozen view.
@@ -98,12 +102,11 @@ class Projector:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
-        # A rebalance revokes every partition and assigns most of them back:
-        # only those not back have moved.
-        moved = self._held - frozenset(partitions)
-        self._held = frozenset(partitions)
-        if moved:
-            self._on_moved(moved)
+        # Called inside poll, on the loop's thread.
+        self._on_assigned(self._inputs, frozenset(partitions))
+        # Report every position again: a partition back from elsewhere may
+        # not move, and its waiters need to hear where it stands.
+        self._reported = {}
         # Ready once the view has reached where the log stood when we got it.
         self.current = frozenset()
         self._targets = self._consumer.end_offsets(partitions)
@@ -117,10 +120,6 @@ class Projector:
         self._thread.join(timeout=10)
         self._consumer.close()
 
-    @property
-    def assigned(self) -> frozenset[tuple[str, int]]:
-        return self._consumer.assigned
-
     def end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         return self._consumer.end_offsets(partitions)
 
@@ -132,15 +131,14 @@ class Projector:
             self.failed.set()
 
     def _loop(self) -> None:
-        last: dict[tuple[str, int], int] = {}
         while not self._stop.is_set():
             records = self._consumer.poll(2000, 0.01)
             positions = self._consumer.positions()
             changes = self._project(records, self.caught_up.is_set()) if records else {}
-            moved = {tp: o for tp, o in positions.items() if last.get(tp) != o}
+            moved = {tp: o for tp, o in positions.items() if self._reported.get(tp) != o}
             if changes or moved:
                 self._view.apply(changes, positions)
-                last.update(positions)
+                self._reported.update(positions)
                 self._on_progress(changes, positions)
             if self._targets is not None and len(self.current) < len(self._targets):
                 self.current = frozenset(
@@ -157,7 +155,7 @@ def order_projector(
     topics: Topics,
     on_progress: Progress,
     on_order: Callable[[order_pb2.Order], None] | None = None,
-    on_moved: Callable[[frozenset[tuple[str, int]]], None] = lambda _: None,
+    on_assigned: Assigned = lambda _topics, _partitions: None,
 ) -> Projector:
     """The order view's projector. `on_order` sees each order change the view
     takes once caught up (not the replay before)."""
@@ -166,4 +164,4 @@ def order_projector(
         return project_batch(records, topics, view.get_raw, on_order if caught_up else None)
 
     inputs = (topics.orders, topics.inventory_levels)
-    return Projector("projector", consumer_factory, view, inputs, project, on_progress, on_moved)
+    return Projector("projector", consumer_factory, view, inputs, project, on_progress, on_assigned)

@@ -15,6 +15,7 @@ from gateway import requests
 from gateway.errors import FieldViolation, already_exists, invalid_argument, not_found, unavailable
 from gateway.read_model import ReadModel
 from gateway.forwarding import Router
+from gateway.notifier import PartitionMoved
 from gateway.tasks import outlive_cancellation
 from gateway.view import order_key, stock_key
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
@@ -115,7 +116,13 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
                 raise unavailable(f"the order could not be recorded: {exc}") from exc
             self._placed()
             position = command_service_pb2.LogPosition(partition=partition, offset=offset)
-            await self._reads.reached(position)
+            try:
+                await self._reads.reached(position)
+            except PartitionMoved:
+                # Recorded all the same, by this call: a retry at the new owner
+                # would answer "not created". Reads there wait for the order
+                # (or for this position) before they answer.
+                pass
             # The order as placed: by now the view may already show a verdict,
             # which WatchOrder reports as the change it is.
             return command_service_pb2.PlaceOrderResponse(order=event.order, position=position, created=True)

@@ -13,6 +13,7 @@ from gateway.notifier import Notifier, PartitionMoved
 
 TP = ("orders", 0)
 OTHER_TP = ("orders", 1)
+TOPICS = frozenset({"orders"})
 
 
 def run(scenario: Callable[[Notifier], Awaitable[None]]) -> None:
@@ -195,10 +196,12 @@ def test_a_cancelled_reached_leaves_no_waiter_behind() -> None:
 
 def test_a_move_ends_the_waits_and_watches_of_that_partition_only() -> None:
     async def scenario(notifier: Notifier) -> None:
+        notifier.assigned_threadsafe(TOPICS, frozenset({TP, OTHER_TP}))
+        await settle()
         moving = asyncio.create_task(notifier.reached(TP, 5))
         staying = asyncio.create_task(notifier.reached(OTHER_TP, 5))
         with notifier.watch(b"o/1", TP) as gone, notifier.watch(b"o/2", OTHER_TP) as kept:
-            notifier.moved_threadsafe([TP])
+            notifier.assigned_threadsafe(TOPICS, frozenset({OTHER_TP}))
             await settle()
 
             with pytest.raises(PartitionMoved) as raised:
@@ -211,5 +214,53 @@ def test_a_move_ends_the_waits_and_watches_of_that_partition_only() -> None:
             notifier.progress_threadsafe({b"o/2": b"v1"}, {OTHER_TP: 5})
             assert await asyncio.wait_for(kept.get(), 1) == b"v1"
             await asyncio.wait_for(staying, 1)
+
+    run(scenario)
+
+
+def test_a_wait_or_watch_begun_after_its_partition_moved_ends_at_once() -> None:
+    """The call checked ownership, then awaited something (a write, the log's
+    end) while the partition moved: nothing here will ever wake it."""
+
+    async def scenario(notifier: Notifier) -> None:
+        notifier.assigned_threadsafe(TOPICS, frozenset({TP, OTHER_TP}))
+        notifier.assigned_threadsafe(TOPICS, frozenset({OTHER_TP}))
+        await settle()
+
+        assert not notifier.here(TP) and notifier.here(OTHER_TP)
+        with pytest.raises(PartitionMoved):
+            await asyncio.wait_for(notifier.reached(TP, 5), 1)
+        with notifier.watch(b"o/1", TP) as gone, pytest.raises(PartitionMoved):
+            await asyncio.wait_for(gone.get(), 1)
+
+    run(scenario)
+
+
+def test_a_partition_back_from_elsewhere_is_waited_on_again() -> None:
+    async def scenario(notifier: Notifier) -> None:
+        notifier.assigned_threadsafe(TOPICS, frozenset({OTHER_TP}))
+        notifier.assigned_threadsafe(TOPICS, frozenset({TP, OTHER_TP}))
+        await settle()
+
+        waiting = asyncio.create_task(notifier.reached(TP, 5))
+        await settle()
+        assert not waiting.done()
+        notifier.progress_threadsafe({}, {TP: 5})
+        await asyncio.wait_for(waiting, 1)
+
+    run(scenario)
+
+
+def test_partitions_of_topics_no_projector_reports_on_are_here() -> None:
+    """The customers and payments tables: every instance holds every partition."""
+
+    async def scenario(notifier: Notifier) -> None:
+        notifier.assigned_threadsafe(TOPICS, frozenset())
+        await settle()
+
+        assert notifier.here(("customers", 2))
+        waiting = asyncio.create_task(notifier.reached(("customers", 2), 3))
+        notifier.progress_threadsafe({}, {("customers", 2): 3})
+        await asyncio.wait_for(waiting, 1)
 
     run(scenario)
