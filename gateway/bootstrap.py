@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.admission import CallLimit
 from gateway.errors import RequestErrors
 from gateway.notifier import Notifier
 from gateway.projector import Projector, order_projector
@@ -90,8 +91,11 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
     member = topics.group(f"order-view-{settings.instance_id}")
     view_group = topics.group("order-view")
     metrics = metrics or process_metrics()
-    # Outermost first: the metrics see the status that RequestErrors answers with.
-    server = grpc.aio.server(interceptors=[GrpcMetricsInterceptor(metrics), RequestErrors()])
+    # Outermost first: the metrics see the status that RequestErrors answers
+    # with, a shed call's included.
+    server = grpc.aio.server(
+        interceptors=[GrpcMetricsInterceptor(metrics), RequestErrors(), CallLimit(settings.max_calls)]
+    )
     bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
     peer_port = server.add_insecure_port(f"[::]:{settings.peer_port}")
     address = f"{settings.advertised_host}:{peer_port}"

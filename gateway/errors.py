@@ -62,6 +62,14 @@ def unavailable(message: str, retry_after_s: float = 1.0) -> RequestError:
     return RequestError(_status(code_pb2.UNAVAILABLE, message, retry))
 
 
+def overloaded(limit: int, retry_after_s: float = 0.5) -> RequestError:
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromMilliseconds(int(retry_after_s * 1000))
+    info = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain="oms", metadata={"max_calls": str(limit)})
+    message = f"this gateway instance already serves {limit} calls; try again shortly"
+    return RequestError(_status(code_pb2.RESOURCE_EXHAUSTED, message, info, retry))
+
+
 async def abort(context: grpc.aio.ServicerContext, error: RequestError) -> None:
     await context.abort_with_status(rpc_status.to_status(error.status))
 

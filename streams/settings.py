@@ -43,6 +43,8 @@ class Settings:
     # Records per transaction, at most: large batches drain a backlog fastest.
     max_batch: int = 10_000
     validation_timeout_ms: int = 30_000
+    # Unary calls one gateway instance serves at once; more are shed.
+    max_calls: int = 1000
     instance_id: str = "0"
     # Prefix of every topic and group name, so that test runs and side-by-side
     # platforms on one cluster never see each other's records.
@@ -74,6 +76,7 @@ class Settings:
             "commit_interval_ms": number("OMS_COMMIT_INTERVAL_MS", cls.commit_interval_ms),
             "max_batch": number("OMS_MAX_BATCH", cls.max_batch),
             "validation_timeout_ms": number("OMS_VALIDATION_TIMEOUT_MS", cls.validation_timeout_ms),
+            "max_calls": number("OMS_MAX_CALLS", cls.max_calls),
             "instance_id": env.get("OMS_INSTANCE_ID") or cls.instance_id,
             "namespace": env.get("OMS_NAMESPACE", cls.namespace),
         }

@@ -24,6 +24,7 @@ from oms_client import (
     NotFound,
     OmsClient,
     OmsError,
+    ResourceExhausted,
     RetryPolicy,
     Unavailable,
     Unimplemented,
@@ -167,6 +168,29 @@ def test_a_retry_waits_at_least_what_the_server_asks(oms: Harness) -> None:
     rpc.terminate(placed(request), (), grpc.StatusCode.OK, "")
     future.result(timeout=5)
     assert oms.sleeps == [1.5]
+
+
+def test_a_shed_call_is_retried_after_the_servers_delay_and_a_bare_resource_exhausted_is_not(oms: Harness) -> None:
+    future = place(oms)
+    request, rpc = oms.unary(PLACE)
+    overloaded = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain="oms")
+    rpc.terminate(
+        command_service_pb2.PlaceOrderResponse(),
+        status_metadata(code_pb2.RESOURCE_EXHAUSTED, "busy", overloaded, retry_info(0.5)),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "busy",
+    )
+    request, rpc = oms.unary(PLACE)
+    rpc.terminate(placed(request), (), grpc.StatusCode.OK, "")
+    future.result(timeout=5)
+    assert oms.sleeps == [0.5]
+
+    future = place(oms)
+    _, rpc = oms.unary(PLACE)
+    rpc.terminate(command_service_pb2.PlaceOrderResponse(), (), grpc.StatusCode.RESOURCE_EXHAUSTED, "quota")
+    with pytest.raises(ResourceExhausted):
+        future.result(timeout=5)
+    assert oms.sleeps == [0.5]
 
 
 def test_place_order_gives_up_after_max_attempts(oms: Harness) -> None:

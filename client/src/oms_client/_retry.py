@@ -7,14 +7,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from oms_client.errors import DeadlineExceeded, OmsError, Unavailable
+from oms_client.errors import DeadlineExceeded, OmsError, ResourceExhausted, Unavailable
 
 import grpc
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Retries of UNAVAILABLE with exponential backoff and jitter.
+    """Retries of UNAVAILABLE, and of RESOURCE_EXHAUSTED that says when to
+    come back (a gateway shedding load answers so), with exponential backoff
+    and jitter.
 
     Every call the SDK retries is idempotent (PlaceOrder by order_id,
     RecordPayment by payment_id, SetStock and UpsertCustomer replace, reads
@@ -72,7 +74,7 @@ class Attempts:
     def retry_after(self, error: OmsError) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
         self.count += 1
-        if not isinstance(error, Unavailable) or self.count >= self._policy.max_attempts:
+        if not _retryable(error) or self.count >= self._policy.max_attempts:
             return None
         delay = max(next(self._backoffs), error.retry_delay or 0.0)
         return delay if self._deadline.allows(delay) else None
@@ -81,3 +83,8 @@ class Attempts:
         """A stream delivered something: start counting afresh."""
         self.count = 0
         self._backoffs = self._policy.backoffs()
+
+
+def _retryable(error: OmsError) -> bool:
+    # A quota or overload without a RetryInfo gives no hint that waiting helps.
+    return isinstance(error, Unavailable) or (isinstance(error, ResourceExhausted) and error.retry_delay is not None)
