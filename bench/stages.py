@@ -25,7 +25,7 @@ from bench import workload
 from bench.common import CpuWatch, Log, loadavg, memory_mib, run_json
 from streams.kafka import partition_count
 from streams.records import Output, Record
-from streams.service import create_topics
+from streams.service import create_topics, limit_malloc_arenas
 from streams.settings import Settings
 from streams.state import PartitionState
 from streams.topics import Topics
@@ -255,6 +255,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--max-batch", type=int, help="records per transaction (default: the platform's)")
     args = parser.parse_args()
+    limit_malloc_arenas()  # as every service process does
     settings = Settings.from_env(
         bootstrap_servers=args.bootstrap,
         namespace=args.namespace,

@@ -4,7 +4,7 @@ import asyncio
 import signal
 
 from gateway.bootstrap import run
-from streams.service import configure_logging, create_topics, die_with_parent, exit_if_stuck, start_metrics
+from streams.service import begin_service, create_topics, exit_if_stuck, start_metrics
 from streams.settings import Settings
 
 
@@ -22,8 +22,7 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-die_with_parent()
-configure_logging("gateway")
+begin_service("gateway")
 settings = Settings.from_env()
 start_metrics("gateway", settings)
 create_topics(settings)

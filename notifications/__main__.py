@@ -2,11 +2,10 @@
 
 from notifications.bootstrap import run
 from notifications.settings import EmailSettings
-from streams.service import configure_logging, create_topics, die_with_parent, start_metrics, stop_on_signals
+from streams.service import begin_service, create_topics, start_metrics, stop_on_signals
 from streams.settings import Settings
 
-die_with_parent()
-configure_logging("notifications")
+begin_service("notifications")
 settings = Settings.from_env()
 start_metrics("notifications", settings)
 create_topics(settings)

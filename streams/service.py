@@ -20,6 +20,34 @@ from streams.topics import Topics
 STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
 
 
+# glibc's mallopt parameter number for the most malloc arenas.
+_M_ARENA_MAX = -8
+
+
+def begin_service(service: str) -> None:
+    """What every service process does first, before it starts any thread."""
+    die_with_parent()
+    limit_malloc_arenas()
+    configure_logging(service)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Fewer glibc malloc arenas: librdkafka's threads each get an arena of
+    their own by default (up to 8 per core), and memory freed in one is not
+    returned to the system, so RSS stays near its peak. With 2, the
+    aggregator's RSS after 1,000,000 orders fell from 185 to 152 MiB at the
+    same rate (bench/RESULTS.md). MALLOC_ARENA_MAX, when set, wins; other C
+    libraries than glibc are left alone."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(_M_ARENA_MAX, arenas)
+
+
 def die_with_parent() -> None:
     """Under a supervisor, exit when it dies, even if it was killed outright."""
     supervisor = os.environ.get("OMS_SUPERVISOR_PID")
@@ -105,8 +133,7 @@ def stop_on_signals() -> threading.Event:
 
 def run_processor(processor: Processor, settings: Settings) -> None:
     """The body of every processor's entry point."""
-    die_with_parent()
-    configure_logging(processor.name)
+    begin_service(processor.name)
     start_metrics(processor.name, settings)
     create_topics(settings)
     stop = stop_on_signals()

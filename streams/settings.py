@@ -40,8 +40,10 @@ class Settings:
     # How long a busy processor gathers a batch: short, because each batch's
     # commit is on the latency path (an idle one commits what it gets at once).
     commit_interval_ms: int = 20
-    # Records per transaction, at most: large batches drain a backlog fastest.
-    max_batch: int = 10_000
+    # Records per transaction, at most: large batches drain a backlog fastest,
+    # but cost memory that is not all given back (at 10,000 the aggregator
+    # stayed at 152 MiB after a 1,000,000-order drain; bench/RESULTS.md).
+    max_batch: int = 5_000
     validation_timeout_ms: int = 30_000
     # Unary calls one gateway instance serves at once; more are shed.
     max_calls: int = 1000
