@@ -94,7 +94,10 @@ class Router:
             if time.monotonic() > deadline:
                 raise unavailable(f"no gateway owns {tp[0]}[{tp[1]}] yet", retry_after_s=1)
             await self._refresh()
-            if not self._owners.get(tp):
+            if self._owners.get(tp) in (None, self.address):
+                # No owner yet, or the group still names this instance: wait
+                # (without it, a stale entry would spin the loop until the
+                # next refresh).
                 await asyncio.sleep(0.1)
 
     async def unary(

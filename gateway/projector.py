@@ -102,7 +102,7 @@ class Projector:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _assigned(self, partitions: list[tuple[str, int]]) -> None:
-        # Called inside poll, on the loop's thread.
+        # Called inside poll, on the projector's own thread.
         self._on_assigned(self._inputs, frozenset(partitions))
         # Report every position again: a partition back from elsewhere may
         # not move, and its waiters need to hear where it stands.
@@ -135,8 +135,8 @@ class Projector:
             records = self._consumer.poll(2000, 0.01)
             positions = self._consumer.positions()
             changes = self._project(records, self.caught_up.is_set()) if records else {}
-            moved = {tp: o for tp, o in positions.items() if self._reported.get(tp) != o}
-            if changes or moved:
+            advanced = {tp: o for tp, o in positions.items() if self._reported.get(tp) != o}
+            if changes or advanced:
                 self._view.apply(changes, positions)
                 self._reported.update(positions)
                 self._on_progress(changes, positions)

@@ -12,6 +12,7 @@ from oms.orders.v1 import command_service_pb2, order_pb2
 from streams.partitioning import partition_for
 from streams.topics import Topics
 
+
 class ReadModel:
     def __init__(
         self,
