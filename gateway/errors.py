@@ -56,18 +56,20 @@ def not_found(resource_type: str, name: str, description: str) -> RequestError:
     return RequestError(_status(code_pb2.NOT_FOUND, description, info))
 
 
-def unavailable(message: str, retry_after_s: float = 1.0) -> RequestError:
+def _retry_info(after_s: float) -> error_details_pb2.RetryInfo:
     retry = error_details_pb2.RetryInfo()
-    retry.retry_delay.FromMilliseconds(int(retry_after_s * 1000))
-    return RequestError(_status(code_pb2.UNAVAILABLE, message, retry))
+    retry.retry_delay.FromMilliseconds(int(after_s * 1000))
+    return retry
+
+
+def unavailable(message: str, retry_after_s: float = 1.0) -> RequestError:
+    return RequestError(_status(code_pb2.UNAVAILABLE, message, _retry_info(retry_after_s)))
 
 
 def overloaded(limit: int, retry_after_s: float = 0.5) -> RequestError:
-    retry = error_details_pb2.RetryInfo()
-    retry.retry_delay.FromMilliseconds(int(retry_after_s * 1000))
     info = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain="oms", metadata={"max_calls": str(limit)})
     message = f"this gateway instance already serves {limit} calls; try again shortly"
-    return RequestError(_status(code_pb2.RESOURCE_EXHAUSTED, message, info, retry))
+    return RequestError(_status(code_pb2.RESOURCE_EXHAUSTED, message, info, _retry_info(retry_after_s)))
 
 
 async def abort(context: grpc.aio.ServicerContext, error: RequestError) -> None:
