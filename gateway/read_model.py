@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.errors import unavailable
-from gateway.notifier import EndOffsets, Notifier, TopicPartition
+from gateway.notifier import EndOffsets, Notifier, PartitionMoved, TopicPartition
 from gateway.view import View
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import command_service_pb2, order_pb2
@@ -35,6 +35,13 @@ class ReadModel:
     def require_ready(self) -> None:
         if not self._is_ready():
             raise unavailable("the order view is still catching up with the log")
+
+    def require_here(self, tp: TopicPartition) -> None:
+        """Raises PartitionMoved if tp has left this instance: a write about
+        to be made must be made by the partition's owner, the one process
+        that serializes writes for its keys (the Router goes on there)."""
+        if not self.notifier.here(tp):
+            raise PartitionMoved(tp)
 
     def order_partition(self, order_id: str) -> TopicPartition:
         return (self.topics.orders, partition_for(order_id.encode(), self._order_partitions))

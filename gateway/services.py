@@ -108,6 +108,9 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
                 return command_service_pb2.PlaceOrderResponse(order=existing, created=False)
             order = Order.place(details)
             (event,) = codec.events_to_pb(order, order.collect_events())
+            # The checks above awaited; the partition may have moved meanwhile,
+            # and the new owner may be placing this very order.
+            self._reads.require_here(self._reads.order_partition(details.order_id))
             try:
                 partition, offset = await asyncio.wrap_future(
                     self._publisher.publish(self._reads.topics.orders, details.order_id.encode(), event.SerializeToString())
@@ -237,7 +240,9 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
             raise invalid_argument(violations)
         update_id = uuid.uuid4().hex
         level = inventory_pb2.StockLevel(product=request.product, quantity=request.quantity, update_id=update_id)
-        with self._reads.notifier.watch(stock_key(request.product), self._partition(request.product)) as updates:
+        tp = self._partition(request.product)
+        with self._reads.notifier.watch(stock_key(request.product), tp) as updates:
+            self._reads.require_here(tp)  # before writing: the new owner watches for it there
             try:
                 await asyncio.wrap_future(
                     self._publisher.publish(

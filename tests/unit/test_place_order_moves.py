@@ -1,14 +1,18 @@
 """PlaceOrder when the order's partition moves to another gateway instance
-between the write and the view showing it: the call that wrote the order
-answers that it created it, and nothing is written twice.
+mid-call: before the write, this instance writes nothing (the new owner is
+the one that serializes placements of the order); after it, the call that
+wrote the order answers that it created it.
 
 The servicer runs in a real grpc.aio server, reached over a channel; only
-the log is stood in for (a publisher that acknowledges at once).
+the log is stood in for (a publisher that acknowledges at once, a scripted
+end offset). No other instance answers, so a call sent on to the new owner
+gets no answer here.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -29,63 +33,94 @@ PARTITIONS = 3
 ORDER_ID = "order-that-moves"
 TP = (TOPICS.orders, partition_for(ORDER_ID.encode(), PARTITIONS))
 INPUTS = frozenset({TOPICS.orders})
+REQUEST = command_service_pb2.PlaceOrderRequest(order_id=ORDER_ID, customer_id=7, product="JUMPERS", quantity=2, price=10.0)
 
 
-class MovingPublisher:
-    """Acknowledges each write at offset 41 and, at that moment, hands the
-    written partition to another instance, as a rebalance would."""
+def move_away(notifier: Notifier) -> None:
+    """A rebalance gives the order's partition to another instance."""
+    notifier.assigned_threadsafe(INPUTS, notifier.held - {TP})
 
-    def __init__(self, notifier: Notifier) -> None:
-        self.notifier = notifier
+
+class Publisher:
+    """Acknowledges each write at offset 41; `on_publish` runs as it does."""
+
+    def __init__(self, on_publish: Callable[[], None] = lambda: None) -> None:
+        self.on_publish = on_publish
         self.written: list[tuple[str, bytes]] = []
 
     def publish(self, topic: str, key: bytes, value: bytes) -> Future[tuple[int, int]]:
         self.written.append((topic, key))
-        partition = partition_for(key, PARTITIONS)
-        self.notifier.assigned_threadsafe(INPUTS, self.notifier.held - {(topic, partition)})
+        self.on_publish()
         acknowledged: Future[tuple[int, int]] = Future()
-        acknowledged.set_result((partition, 41))
+        acknowledged.set_result((partition_for(key, PARTITIONS), 41))
         return acknowledged
 
 
-def test_the_call_that_wrote_the_order_answers_created_when_the_partition_moves(tmp_path: Path) -> None:
-    async def scenario() -> tuple[command_service_pb2.PlaceOrderResponse, list[tuple[str, bytes]]]:
+def place(
+    tmp_path: Path,
+    publisher: Callable[[Notifier], Publisher],
+    end_offsets: Callable[[Notifier], Callable[[Iterable[tuple[str, int]]], dict[tuple[str, int], int]]],
+) -> tuple[command_service_pb2.PlaceOrderResponse | grpc.aio.AioRpcError, list[tuple[str, bytes]]]:
+    """One PlaceOrder at an instance that holds every partition at first and
+    whose view has not caught up since (so it asks the log's end first)."""
+
+    async def scenario() -> tuple[command_service_pb2.PlaceOrderResponse | grpc.aio.AioRpcError, list[tuple[str, bytes]]]:
         notifier = Notifier(asyncio.get_running_loop())
         notifier.assigned_threadsafe(INPUTS, frozenset((TOPICS.orders, p) for p in range(PARTITIONS)))
         view = View(tmp_path / "view")
         reads = ReadModel(
-            view, notifier, TOPICS, PARTITIONS,
-            end_offsets=lambda tps: {tp: 0 for tp in tps},
-            is_ready=lambda: True,
-            current=lambda: notifier.held,
+            view, notifier, TOPICS, PARTITIONS, end_offsets(notifier), is_ready=lambda: True, current=frozenset
         )
-        # No other instance answers for the partition once it has moved.
         router = Router("localhost:0", PARTITIONS, owned=lambda: notifier.held, members=lambda: [])
-        publisher = MovingPublisher(notifier)
+        writes = publisher(notifier)
         server = grpc.aio.server(interceptors=[RequestErrors()])
         command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
-            OrderCommandService(reads, publisher, router), server  # type: ignore[arg-type]
+            OrderCommandService(reads, writes, router), server  # type: ignore[arg-type]
         )
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
+        answer: command_service_pb2.PlaceOrderResponse | grpc.aio.AioRpcError
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                response = await command_service_pb2_grpc.OrderCommandServiceStub(channel).PlaceOrder(
-                    command_service_pb2.PlaceOrderRequest(
-                        order_id=ORDER_ID, customer_id=7, product="JUMPERS", quantity=2, price=10.0
-                    ),
-                    timeout=3,
-                )
+                try:
+                    answer = await command_service_pb2_grpc.OrderCommandServiceStub(channel).PlaceOrder(REQUEST, timeout=2)
+                except grpc.aio.AioRpcError as error:
+                    answer = error
         finally:
             await server.stop(0)
             await router.close()
             view.close()
-        return response, publisher.written
+        return answer, writes.written
 
-    response, written = asyncio.run(scenario())
+    return asyncio.run(scenario())
 
-    assert response.created
-    assert response.order.order_id == ORDER_ID
-    assert response.order.state == order_pb2.ORDER_STATE_CREATED
-    assert (response.position.partition, response.position.offset) == (TP[1], 41)
+
+def empty_log(notifier: Notifier) -> Callable[[Iterable[tuple[str, int]]], dict[tuple[str, int], int]]:
+    return lambda tps: {tp: 0 for tp in tps}
+
+
+def test_the_call_that_wrote_the_order_answers_created_when_the_partition_moves(tmp_path: Path) -> None:
+    answer, written = place(tmp_path, lambda notifier: Publisher(lambda: move_away(notifier)), empty_log)
+
+    assert isinstance(answer, command_service_pb2.PlaceOrderResponse), answer
+    assert answer.created
+    assert answer.order.order_id == ORDER_ID
+    assert answer.order.state == order_pb2.ORDER_STATE_CREATED
+    assert (answer.position.partition, answer.position.offset) == (TP[1], 41)
     assert written == [(TOPICS.orders, ORDER_ID.encode())]
+
+
+def test_nothing_is_written_when_the_partition_moves_before_the_write(tmp_path: Path) -> None:
+    def end_offsets_then_move(notifier: Notifier) -> Callable[[Iterable[tuple[str, int]]], dict[tuple[str, int], int]]:
+        def ends(tps: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+            move_away(notifier)  # while the call waits for the log's end
+            return {tp: 0 for tp in tps}
+
+        return ends
+
+    answer, written = place(tmp_path, lambda notifier: Publisher(), end_offsets_then_move)
+
+    assert isinstance(answer, grpc.aio.AioRpcError), answer
+    # Sent on to the new owner, of which there is none here: no answer in time.
+    assert answer.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), answer
+    assert written == []
