@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from gateway.admission import CallLimit
 from gateway.errors import RequestErrors
 from oms.orders.v1 import order_pb2, query_service_pb2, query_service_pb2_grpc
+from tests.support.grpc_server import channel_to_server
 
 LIMIT = 2
 
@@ -49,51 +50,47 @@ async def until(condition: object, timeout_s: float = 5.0) -> None:
 def test_calls_past_the_limit_are_shed_at_once_and_the_rest_still_served() -> None:
     async def scenario() -> None:
         servicer = Stalled()
-        server = grpc.aio.server(interceptors=[RequestErrors(), CallLimit(LIMIT)])
-        query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(servicer, server)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
-                # Streams do not count: two of them, then the limit's worth of unary calls.
-                streams = [queries.WatchOrder(query_service_pb2.WatchOrderRequest(order_id=f"w{i}")) for i in range(2)]
-                for stream in streams:
-                    await stream.read()
-                held = [
-                    asyncio.ensure_future(queries.GetOrder(query_service_pb2.GetOrderRequest(order_id=f"o{i}"), timeout=10))
-                    for i in range(LIMIT)
-                ]
-                await until(lambda: servicer.started == LIMIT)
 
-                try:
-                    await queries.GetOrder(query_service_pb2.GetOrderRequest(order_id="one-too-many"), timeout=2)
-                    raise AssertionError("the call past the limit was served")
-                except grpc.aio.AioRpcError as error:
-                    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-                    status = rpc_status.from_call(error)
-                assert servicer.started == LIMIT
-                assert status is not None
-                info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
-                assert status.details[0].Unpack(info) and info.reason == "OVERLOADED"
-                assert status.details[1].Unpack(retry) and retry.retry_delay.ToMilliseconds() > 0
+        def register(server: grpc.aio.Server) -> None:
+            query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(servicer, server)
+            health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
 
-                health_stub = health_pb2_grpc.HealthStub(channel)
-                checked = await health_stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
-                assert checked.status == health_pb2.HealthCheckResponse.SERVING
+        async with channel_to_server(register, [RequestErrors(), CallLimit(LIMIT)]) as channel:
+            queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
+            # Streams do not count: two of them, then the limit's worth of unary calls.
+            streams = [queries.WatchOrder(query_service_pb2.WatchOrderRequest(order_id=f"w{i}")) for i in range(2)]
+            for stream in streams:
+                await stream.read()
+            held = [
+                asyncio.ensure_future(queries.GetOrder(query_service_pb2.GetOrderRequest(order_id=f"o{i}"), timeout=10))
+                for i in range(LIMIT)
+            ]
+            await until(lambda: servicer.started == LIMIT)
 
-                servicer.release.set()
-                assert [r.order.order_id for r in await asyncio.gather(*held)] == ["o0", "o1"]
-                # Capacity is back once the held calls are done.
-                servicer.release = asyncio.Event()
-                servicer.release.set()
-                again = await queries.GetOrder(query_service_pb2.GetOrderRequest(order_id="later"), timeout=2)
-                assert again.order.order_id == "later"
-                for stream in streams:
-                    stream.cancel()
-        finally:
-            await server.stop(0)
+            try:
+                await queries.GetOrder(query_service_pb2.GetOrderRequest(order_id="one-too-many"), timeout=2)
+                raise AssertionError("the call past the limit was served")
+            except grpc.aio.AioRpcError as error:
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                status = rpc_status.from_call(error)
+            assert servicer.started == LIMIT
+            assert status is not None
+            info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+            assert status.details[0].Unpack(info) and info.reason == "OVERLOADED"
+            assert status.details[1].Unpack(retry) and retry.retry_delay.ToMilliseconds() > 0
+
+            health_stub = health_pb2_grpc.HealthStub(channel)
+            checked = await health_stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+            assert checked.status == health_pb2.HealthCheckResponse.SERVING
+
+            servicer.release.set()
+            assert [r.order.order_id for r in await asyncio.gather(*held)] == ["o0", "o1"]
+            # Capacity is back once the held calls are done.
+            servicer.release = asyncio.Event()
+            servicer.release.set()
+            again = await queries.GetOrder(query_service_pb2.GetOrderRequest(order_id="later"), timeout=2)
+            assert again.order.order_id == "later"
+            for stream in streams:
+                stream.cancel()
 
     asyncio.run(scenario())

@@ -12,6 +12,7 @@ from grpc_status import rpc_status
 
 from gateway.errors import RequestErrors, not_found
 from oms.orders.v1 import order_pb2, query_service_pb2, query_service_pb2_grpc
+from tests.support.grpc_server import channel_to_server
 
 
 class _Queries(query_service_pb2_grpc.OrderQueryServiceServicer):
@@ -33,27 +34,23 @@ def _resource(error: grpc.aio.AioRpcError) -> error_details_pb2.ResourceInfo:
 
 def test_unary_and_streaming_calls_answer_with_the_raised_status_and_details() -> None:
     async def main() -> None:
-        server = grpc.aio.server(interceptors=[RequestErrors()])
-        query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(_Queries(), server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub = query_service_pb2_grpc.OrderQueryServiceStub(channel)
-                with pytest.raises(grpc.aio.AioRpcError) as failed:
-                    await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-1"), timeout=5)
-                assert failed.value.code() == grpc.StatusCode.NOT_FOUND
-                assert failed.value.details() == "no order o-1"
-                assert (_resource(failed.value).resource_type, _resource(failed.value).resource_name) == ("order", "o-1")
+        def register(server: grpc.aio.Server) -> None:
+            query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(_Queries(), server)
 
-                received = []
-                with pytest.raises(grpc.aio.AioRpcError) as failed:
-                    async for response in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="o-2"), timeout=5):
-                        received.append(response.order.version)
-                assert received == [1], "what was sent before the error still arrives"
-                assert failed.value.code() == grpc.StatusCode.NOT_FOUND
-                assert _resource(failed.value).resource_name == "o-2"
-        finally:
-            await server.stop(None)
+        async with channel_to_server(register, [RequestErrors()]) as channel:
+            stub = query_service_pb2_grpc.OrderQueryServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-1"), timeout=5)
+            assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+            assert failed.value.details() == "no order o-1"
+            assert (_resource(failed.value).resource_type, _resource(failed.value).resource_name) == ("order", "o-1")
+
+            received = []
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                async for response in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="o-2"), timeout=5):
+                    received.append(response.order.version)
+            assert received == [1], "what was sent before the error still arrives"
+            assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+            assert _resource(failed.value).resource_name == "o-2"
 
     asyncio.run(asyncio.wait_for(main(), 20))

@@ -31,6 +31,7 @@ from streams.records import Output, Record
 from streams.runner import ProcessorRunner
 from streams.state import MemoryBackend
 from streams.topics import Topics
+from tests.support.grpc_server import channel_to_server
 
 TOPICS = Topics("ns.")
 
@@ -312,26 +313,22 @@ def test_grpc_calls_are_counted_by_method_and_status_in_their_order_context() ->
     logs.configure("gateway", log_format="json", stream=lines)
 
     async def main() -> None:
-        server = grpc.aio.server(interceptors=[GrpcMetricsInterceptor(metrics)])
-        query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(_Queries(), server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub = query_service_pb2_grpc.OrderQueryServiceStub(channel)
-                await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-1"), timeout=5)
-                await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-2"), timeout=5)
-                for order_id, code in (("missing", grpc.StatusCode.NOT_FOUND), ("broken", grpc.StatusCode.UNKNOWN)):
-                    with pytest.raises(grpc.aio.AioRpcError) as failed:
-                        await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id=order_id), timeout=5)
-                    assert failed.value.code() == code
-                watched = [r.order.version async for r in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="o-1"), timeout=5)]
-                assert watched == [1, 2]
-                with pytest.raises(grpc.aio.AioRpcError):
-                    async for _ in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="missing"), timeout=5):
-                        pass
-        finally:
-            await server.stop(None)
+        def register(server: grpc.aio.Server) -> None:
+            query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(_Queries(), server)
+
+        async with channel_to_server(register, [GrpcMetricsInterceptor(metrics)]) as channel:
+            stub = query_service_pb2_grpc.OrderQueryServiceStub(channel)
+            await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-1"), timeout=5)
+            await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-2"), timeout=5)
+            for order_id, code in (("missing", grpc.StatusCode.NOT_FOUND), ("broken", grpc.StatusCode.UNKNOWN)):
+                with pytest.raises(grpc.aio.AioRpcError) as failed:
+                    await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id=order_id), timeout=5)
+                assert failed.value.code() == code
+            watched = [r.order.version async for r in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="o-1"), timeout=5)]
+            assert watched == [1, 2]
+            with pytest.raises(grpc.aio.AioRpcError):
+                async for _ in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="missing"), timeout=5):
+                    pass
 
     try:
         asyncio.run(asyncio.wait_for(main(), 20))

@@ -27,6 +27,7 @@ from gateway.view import View
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2
 from streams.partitioning import partition_for
 from streams.topics import Topics
+from tests.support.grpc_server import channel_to_server
 
 TOPICS = Topics()
 PARTITIONS = 3
@@ -73,21 +74,19 @@ def place(
         )
         router = Router("localhost:0", PARTITIONS, owned=lambda: notifier.held, members=lambda: [])
         writes = publisher(notifier)
-        server = grpc.aio.server(interceptors=[RequestErrors()])
-        command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
-            OrderCommandService(reads, writes, router), server  # type: ignore[arg-type]
-        )
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
+
+        def register(server: grpc.aio.Server) -> None:
+            service = OrderCommandService(reads, writes, router)  # type: ignore[arg-type]
+            command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(service, server)
+
         answer: command_service_pb2.PlaceOrderResponse | grpc.aio.AioRpcError
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            async with channel_to_server(register, [RequestErrors()]) as channel:
                 try:
                     answer = await command_service_pb2_grpc.OrderCommandServiceStub(channel).PlaceOrder(REQUEST, timeout=2)
                 except grpc.aio.AioRpcError as error:
                     answer = error
         finally:
-            await server.stop(0)
             await router.close()
             view.close()
         return answer, writes.written
