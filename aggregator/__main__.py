@@ -2,7 +2,7 @@
 
 from aggregator.bootstrap import build_aggregator
 from streams.service import run_processor
-from streams.settings import Settings
+from topology.config import load_or_exit
 
-settings = Settings.from_env()
+settings = load_or_exit()
 run_processor(build_aggregator(settings), settings)

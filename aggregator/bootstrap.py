@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aggregator.processor import AggregatorProcessor
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 
 
-def build_aggregator(settings: Settings) -> AggregatorProcessor:
+def build_aggregator(settings: Config) -> AggregatorProcessor:
     return AggregatorProcessor(Topics(settings.namespace), settings.validation_timeout_ms)

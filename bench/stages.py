@@ -26,7 +26,7 @@ from bench.common import CpuWatch, Log, loadavg, memory_mib, run_json
 from streams.kafka import partition_count
 from streams.records import Output, Record
 from streams.service import create_topics, limit_malloc_arenas
-from streams.settings import Settings
+from topology.config import Config
 from streams.state import PartitionState
 from streams.topics import Topics
 
@@ -128,7 +128,7 @@ def _sample_memory(samples: list[tuple[int, float, float]], progress: Callable[[
             samples.append((progress(), round(rss, 1), round(time.monotonic() - began, 2)))
 
 
-def drive_processor(stage: str, settings: Settings, filled: dict[str, int], orders: int, timeout_s: float) -> dict:
+def drive_processor(stage: str, settings: Config, filled: dict[str, int], orders: int, timeout_s: float) -> dict:
     from aggregator.bootstrap import build_aggregator
     from streams.service import build_runner
     from validators.bootstrap import build_check
@@ -183,7 +183,7 @@ def drive_processor(stage: str, settings: Settings, filled: dict[str, int], orde
     }
 
 
-def drive_projector(settings: Settings, orders: int, timeout_s: float) -> dict:
+def drive_projector(settings: Config, orders: int, timeout_s: float) -> dict:
     from gateway.projector import order_projector
     from gateway.view import View
     from streams.kafka import ViewConsumer
@@ -256,8 +256,8 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, help="records per transaction (default: the platform's)")
     args = parser.parse_args()
     limit_malloc_arenas()  # as every service process does
-    settings = Settings.from_env(
-        bootstrap_servers=args.bootstrap,
+    settings = Config.load(
+        kafka_bootstrap=args.bootstrap,
         namespace=args.namespace,
         data_dir=args.data_dir,
         validation_timeout_ms=DRAIN_VALIDATION_TIMEOUT_MS,
@@ -283,7 +283,7 @@ def run_stage(
     timeout_s: float = 1800,
 ) -> dict:
     namespace = f"b{uuid.uuid4().hex[:8]}."
-    settings = Settings(bootstrap_servers=bootstrap, namespace=namespace, partitions=partitions, data_dir=work_dir)
+    settings = Config.load(kafka_bootstrap=bootstrap, namespace=namespace, partitions=partitions, data_dir=work_dir)
     create_topics(settings)
     topics = Topics(namespace)
     began = time.monotonic()
@@ -318,7 +318,7 @@ def run_stage(
     if profile_dir is not None:
         result["profile"] = profiling.top_frames(profile_dir / f"stage-{stage}-{orders}.txt", focus=WORK_LOOPS)
     shutil.rmtree(data_dir, ignore_errors=True)
-    result |= {"loadavg": round(load, 2), **cpu.summary(), "max_batch": max_batch or Settings.max_batch}
+    result |= {"loadavg": round(load, 2), **cpu.summary(), "max_batch": max_batch or Config.model_fields["max_batch"].default}
     log(
         f"stage {stage}{'' if result['drained'] else ' (out of time: partial)'}: {result['orders_per_s']:.0f} orders/s ({result['records_per_s']:.0f} records/s), "
         f"peak RSS {result.get('peak_rss_mib')} MiB, load {load:.2f}"

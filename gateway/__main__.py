@@ -5,7 +5,7 @@ import signal
 
 from gateway.bootstrap import run
 from streams.service import begin_service, create_topics, exit_if_stuck, start_metrics
-from streams.settings import Settings
+from topology.config import load_or_exit
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -22,8 +22,8 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-begin_service("gateway")
-settings = Settings.from_env()
+settings = load_or_exit()
+begin_service("gateway", settings)
 start_metrics("gateway", settings)
 create_topics(settings)
 raise SystemExit(asyncio.run(run(settings, _stop_on_signals)))

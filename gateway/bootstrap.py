@@ -28,7 +28,7 @@ from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from streams.kafka import Publisher, ViewConsumer, admin_client, group_members, partition_count
 from streams.metrics import GrpcMetricsInterceptor, Metrics, process_metrics
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Gateway:
         self.view.close()
 
 
-async def start_gateway(settings: Settings, port: int | None = None, metrics: Metrics | None = None) -> Gateway:
+async def start_gateway(settings: Config, port: int | None = None, metrics: Metrics | None = None) -> Gateway:
     """Starts the front door (port 0 picks a free one) and its projector.
 
     Every instance binds the same front-door port (SO_REUSEPORT, gRPC's
@@ -97,7 +97,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
         interceptors=[GrpcMetricsInterceptor(metrics), RequestErrors(), CallLimit(settings.max_calls)]
     )
     bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
-    peer_port = server.add_insecure_port(f"[::]:{settings.peer_port}")
+    peer_port = server.add_insecure_port(f"[::]:{settings.own_peer_port}")
     address = f"{settings.advertised_host}:{peer_port}"
 
     notifier = Notifier(asyncio.get_running_loop())
@@ -109,7 +109,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
             view_group,
             group_instance_id=member,
             client_id=address,
-            extra=settings.extra_kafka,
+            extra=settings.kafka_properties,
             on_lag=lambda lags: metrics.set_lag("order-view", lags),
             **kwargs,  # type: ignore[arg-type]
         )
@@ -118,7 +118,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
         consumer, view, topics, notifier.progress_threadsafe,
         on_order=metrics.observe_order, on_assigned=notifier.assigned_threadsafe
     )
-    publisher = Publisher(bootstrap, settings.extra_kafka)
+    publisher = Publisher(bootstrap, settings.kafka_properties)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
     reads = ReadModel(
         view,
@@ -129,7 +129,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
         projector.caught_up.is_set,
         lambda: projector.current,
     )
-    admin = admin_client(bootstrap, settings.extra_kafka)
+    admin = admin_client(bootstrap, settings.kafka_properties)
     router = Router(
         address, partitions, lambda: notifier.held, lambda: group_members(bootstrap, view_group, admin=admin)
     )
@@ -154,7 +154,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
     return gateway
 
 
-async def run(settings: Settings, stopping: Callable[[], asyncio.Event]) -> int:
+async def run(settings: Config, stopping: Callable[[], asyncio.Event]) -> int:
     """Serves until stopped (exit status 0) or the projector fails (1)."""
     gateway = await start_gateway(settings)
     stop = stopping()

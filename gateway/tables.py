@@ -27,7 +27,7 @@ from oms.payments.v1 import payments_pb2
 from streams.kafka import ViewConsumer, partition_count
 from streams.partitioning import partition_for
 from streams.records import Record
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class Tables:
         return found
 
 
-async def build_tables(settings: Settings, view: View, notifier: Notifier) -> Tables:
+async def build_tables(settings: Config, view: View, notifier: Notifier) -> Tables:
     """The tables and their projector (not started yet)."""
     topics = Topics(settings.namespace)
     # A group per instance: each instance is assigned every partition.
@@ -137,7 +137,7 @@ async def build_tables(settings: Settings, view: View, notifier: Notifier) -> Ta
 
     def consumer(**kwargs: object) -> ViewConsumer:
         return ViewConsumer(
-            settings.bootstrap_servers, member, group_instance_id=member, extra=settings.extra_kafka, **kwargs  # type: ignore[arg-type]
+            settings.bootstrap_servers, member, group_instance_id=member, extra=settings.kafka_properties, **kwargs  # type: ignore[arg-type]
         )
 
     projector = Projector(

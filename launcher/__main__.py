@@ -16,7 +16,7 @@ from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import from_env
 from streams.service import configure_logging, create_topics
-from streams.settings import Settings
+from topology.config import EX_CONFIG, Config, load_or_exit
 
 log = logging.getLogger("launcher")
 
@@ -54,31 +54,33 @@ def wait_serving(port: int, stop: threading.Event, timeout_s: float = 120.0) -> 
     return False
 
 
-def start_mail_sink(env: dict[str, str]) -> MailSink | None:
+def start_mail_sink(settings: Config, env: dict[str, str]) -> MailSink | None:
     """Without OMS_SMTP_HOST, confirmation emails go to a local sink that
     prints them; its address goes into the services' environment."""
-    if env.get("OMS_SMTP_HOST"):
+    if settings.smtp_host:
         return None
-    port = int(env["OMS_SMTP_PORT"]) if env.get("OMS_SMTP_PORT") else None
-    sink = MailSink(port=port, on_message=show).start()
+    sink = MailSink(port=settings.smtp_port, on_message=show).start()
     env.update(OMS_SMTP_HOST=sink.host, OMS_SMTP_PORT=str(sink.port))
     log.info("no OMS_SMTP_HOST: emails go to the local mail sink on %s:%d and are printed here", sink.host, sink.port)
     return sink
 
 
 def main() -> int:
-    configure_logging("launcher")
+    # A bad setting stops everything here, before any process starts.
+    settings = load_or_exit()
+    configure_logging("launcher", settings, instance=False)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     kafka = from_env(fresh=False)
     kafka.start()
+    status = 0
     try:
-        settings = Settings.from_env(bootstrap_servers=kafka.bootstrap_servers)
+        settings = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap_servers})
         create_topics(settings)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
-        sink = start_mail_sink(env)
-        supervisor = Supervisor(service_specs(int(os.environ.get("OMS_INSTANCES") or 1)), env)
+        sink = start_mail_sink(settings, env)
+        supervisor = Supervisor(service_specs(settings.instances), env)
         supervisor.start()
         try:
             if wait_serving(settings.grpc_port, stop):
@@ -89,6 +91,10 @@ def main() -> int:
                 )
             while not stop.is_set():
                 supervisor.supervise_once()
+                if supervisor.misconfigured:
+                    log.error("%s stopped on a configuration error: stopping everything", ", ".join(supervisor.misconfigured))
+                    status = EX_CONFIG
+                    break
                 stop.wait(0.5)
         finally:
             log.info("stopping services")
@@ -97,7 +103,7 @@ def main() -> int:
                 sink.stop()
     finally:
         kafka.stop()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 # preexec_fn: forking a process that runs gRPC threads aborts in gRPC's fork
 # handlers.
 SUPERVISED_ENV = "OMS_SUPERVISOR_PID"
+# A child that exits with this (sysexits' EX_CONFIG) would fail the same way
+# again: it is not restarted.
+EX_CONFIG = 78
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Supervisor:
         self._lock = threading.RLock()
         self._watching = threading.Event()
         self._watcher: threading.Thread | None = None
+        # Services that exited on a configuration error, and stay stopped.
+        self.misconfigured: list[str] = []
 
     def _start(self, child: _Child) -> None:
         env = {**self._base_env, **child.spec.env, SUPERVISED_ENV: str(os.getpid())}
@@ -68,6 +73,11 @@ class Supervisor:
             for child in self._children:
                 process = child.process
                 if process is not None and process.poll() is None:
+                    continue
+                if process is not None and process.returncode == EX_CONFIG:
+                    if child.spec.name not in self.misconfigured:
+                        log.error("%s exited on a configuration error; not restarting it", child.spec.name)
+                        self.misconfigured.append(child.spec.name)
                     continue
                 if process is not None:
                     if now - child.started_at > self.STABLE_AFTER_S:

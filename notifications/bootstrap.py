@@ -10,10 +10,9 @@ from notifications.mailer import Mailer, SmtpMailer
 from notifications.outbox import LevelDbSentLog
 from notifications.processor import EmailJoinProcessor
 from notifications.sender import EmailSender
-from notifications.settings import EmailSettings
 from streams.kafka import CommittingConsumer
 from streams.service import build_runner
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -21,32 +20,37 @@ log = logging.getLogger(__name__)
 SENDER_NAME = "email-sender"
 
 
-def build_join(settings: Settings, email: EmailSettings) -> EmailJoinProcessor:
-    return EmailJoinProcessor(Topics(settings.namespace), email.payment_window_ms)
+def smtp_server(settings: Config) -> tuple[str, int]:
+    """Where confirmation emails go: OMS_SMTP_HOST and OMS_SMTP_PORT, or localhost:25."""
+    return settings.smtp_host or "localhost", settings.smtp_port or 25
 
 
-def build_sender(settings: Settings, email: EmailSettings, mailer: Mailer | None = None) -> EmailSender:
+def build_join(settings: Config) -> EmailJoinProcessor:
+    return EmailJoinProcessor(Topics(settings.namespace), settings.payment_window_ms)
+
+
+def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
     topics = Topics(settings.namespace)
     member = topics.group(f"{SENDER_NAME}-{settings.instance_id}")
     outbox = CommittingConsumer(
         settings.bootstrap_servers,
         topics.group(SENDER_NAME),
         (topics.email_requests,),
-        extra=settings.extra_kafka,
+        extra=settings.kafka_properties,
         group_instance_id=member,
     )
     return EmailSender(
         outbox,
         LevelDbSentLog(settings.data_dir / "state" / member),
-        mailer or SmtpMailer(email.smtp_host, email.smtp_port),
-        email.mail_from,
+        mailer or SmtpMailer(*smtp_server(settings)),
+        settings.mail_from,
     )
 
 
-def run(settings: Settings, email: EmailSettings, stop: threading.Event) -> int:
+def run(settings: Config, stop: threading.Event) -> int:
     """Runs both loops until stopped (0) or until one of them fails (1)."""
-    runner = build_runner(build_join(settings, email), settings)
-    sender = build_sender(settings, email)
+    runner = build_runner(build_join(settings), settings)
+    sender = build_sender(settings)
     failed = threading.Event()
 
     def guarded(name: str, body: object) -> threading.Thread:
@@ -63,7 +67,7 @@ def run(settings: Settings, email: EmailSettings, stop: threading.Event) -> int:
     threads = [guarded("email join", runner.run), guarded("email sender", sender.run)]
     for thread in threads:
         thread.start()
-    log.info("email service up: mail goes to %s:%d", email.smtp_host, email.smtp_port)
+    log.info("email service up: mail goes to %s:%d", *smtp_server(settings))
     while not stop.wait(0.5):
         pass
     for thread in threads:

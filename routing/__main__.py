@@ -1,9 +1,8 @@
 """python -m routing"""
 
 from routing.bootstrap import build_routing
-from routing.settings import RoutingSettings
 from streams.service import run_processor
-from streams.settings import Settings
+from topology.config import load_or_exit
 
-settings = Settings.from_env()
-run_processor(build_routing(settings, RoutingSettings.from_env()), settings)
+settings = load_or_exit()
+run_processor(build_routing(settings), settings)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from routing.processor import OrderRoutingProcessor
-from routing.settings import RoutingSettings
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 
 
-def build_routing(settings: Settings, routing: RoutingSettings) -> OrderRoutingProcessor:
-    return OrderRoutingProcessor(Topics(settings.namespace), routing.customer_grace_ms)
+def build_routing(settings: Config) -> OrderRoutingProcessor:
+    return OrderRoutingProcessor(Topics(settings.namespace), settings.customer_grace_ms)

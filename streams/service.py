@@ -14,7 +14,7 @@ from streams.leveldb import LevelDbBackend
 from streams.metrics import MetricsServer, process_metrics, serve_metrics
 from streams.processor import Processor
 from streams.runner import ProcessorRunner
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 
 STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
@@ -24,11 +24,11 @@ STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator"
 _M_ARENA_MAX = -8
 
 
-def begin_service(service: str) -> None:
+def begin_service(service: str, settings: Config) -> None:
     """What every service process does first, before it starts any thread."""
-    die_with_parent()
+    die_with_parent(settings.supervisor_pid)
     limit_malloc_arenas()
-    configure_logging(service)
+    configure_logging(service, settings)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -48,44 +48,43 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         libc.mallopt(_M_ARENA_MAX, arenas)
 
 
-def die_with_parent() -> None:
+def die_with_parent(supervisor_pid: int | None) -> None:
     """Under a supervisor, exit when it dies, even if it was killed outright."""
-    supervisor = os.environ.get("OMS_SUPERVISOR_PID")
-    if not supervisor:
+    if not supervisor_pid:
         return
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != int(supervisor):  # it died before we asked
+    if os.getppid() != supervisor_pid:  # it died before we asked
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def configure_logging(service: str) -> None:
+def configure_logging(service: str, settings: Config, instance: bool = True) -> None:
     """Every service's logging: OMS_LOG_LEVEL, and OMS_LOG_FORMAT=json for one
     JSON object per line (readable text otherwise), naming the service."""
     logs.configure(
         service,
-        level=os.environ.get("OMS_LOG_LEVEL") or "INFO",
-        log_format=os.environ.get("OMS_LOG_FORMAT") or "text",
-        instance=os.environ.get("OMS_INSTANCE_ID"),
+        level=settings.log_level,
+        log_format=settings.log_format,
+        instance=settings.instance_id if instance else None,
         stream=sys.stderr,
     )
 
 
-def start_metrics(service: str, settings: Settings) -> MetricsServer:
+def start_metrics(service: str, settings: Config) -> MetricsServer:
     """Serves this process's metrics and /ready on its port (OMS_METRICS_PORT)."""
     return serve_metrics(service, settings.metrics_port, settings.instance_id, settings.namespace)
 
 
-def create_topics(settings: Settings) -> None:
+def create_topics(settings: Config) -> None:
     ensure_topics(
         settings.bootstrap_servers,
         Topics(settings.namespace).all(STATEFUL_PROCESSORS),
         settings.partitions,
-        settings.replication_factor,
+        settings.topic_replication_factor,
     )
 
 
-def build_runner(processor: Processor, settings: Settings) -> ProcessorRunner:
+def build_runner(processor: Processor, settings: Config) -> ProcessorRunner:
     topics = Topics(settings.namespace)
     member = f"{processor.name}-{settings.instance_id}"
     backend = None
@@ -101,7 +100,7 @@ def build_runner(processor: Processor, settings: Settings) -> ProcessorRunner:
         backend=backend,
         max_batch=settings.max_batch,
         commit_interval_ms=settings.commit_interval_ms,
-        kafka_extra=settings.extra_kafka,
+        kafka_extra=settings.kafka_properties,
         group_instance_id=topics.group(member),
         metrics=process_metrics().runner(processor.name, topics),
     )
@@ -131,9 +130,9 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def run_processor(processor: Processor, settings: Settings) -> None:
+def run_processor(processor: Processor, settings: Config) -> None:
     """The body of every processor's entry point."""
-    begin_service(processor.name)
+    begin_service(processor.name, settings)
     start_metrics(processor.name, settings)
     create_topics(settings)
     stop = stop_on_signals()

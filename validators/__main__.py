@@ -3,11 +3,11 @@
 import argparse
 
 from streams.service import run_processor
-from streams.settings import Settings
+from topology.config import load_or_exit
 from validators.bootstrap import CHECKS, build_check
 
 parser = argparse.ArgumentParser(prog="python -m validators", description=__doc__)
 parser.add_argument("check", choices=sorted(CHECKS))
 args = parser.parse_args()
-settings = Settings.from_env()
+settings = load_or_exit()
 run_processor(build_check(args.check, settings), settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.processor import Processor
-from streams.settings import Settings
+from topology.config import Config
 from streams.topics import Topics
 from validators.processors import FraudProcessor, InventoryProcessor, OrderDetailsProcessor
 
@@ -14,5 +14,5 @@ CHECKS = {
 }
 
 
-def build_check(check: str, settings: Settings) -> Processor:
+def build_check(check: str, settings: Config) -> Processor:
     return CHECKS[check](Topics(settings.namespace))

@@ -22,7 +22,7 @@ from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
 from streams.service import create_topics
 from streams.metrics import PORTS_PER_INSTANCE, metrics_port
-from streams.settings import Settings
+from topology.config import Config
 from tests.support.ports import free_port_block
 
 
@@ -54,7 +54,7 @@ class Platform:
         }
         # The services' own settings: topics the test creates must match what
         # they would have created (replication factor included).
-        self.settings = Settings.from_env(self.env)
+        self.settings = Config.load(self.env)
         specs = service_specs(instances)
         if services is not None:
             wanted = set(services)

@@ -1,0 +1,336 @@
+"""The one configuration model of oms: every `OMS_*` variable, typed.
+
+Each process reads it once, at its entry point (`load_or_exit`), and hands it
+down; nothing else reads the environment for settings. Fields mirror the
+variables one to one (`OMS_GRPC_PORT` is `grpc_port`), so each variable is
+parsed one way; values derived from several of them are properties.
+
+A bad value names the variable, the value and what is accepted, and the
+process exits with status 78 (EX_CONFIG), which the supervisor does not
+restart. `python -m topology.config` prints the reference table that
+docs/configuration.md holds (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "OMS_"
+# sysexits.h: a configuration error. The supervisor does not restart it.
+EX_CONFIG = 78
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+PortOrAny = Annotated[int, Field(ge=0, le=65535)]
+Milliseconds = Annotated[int, Field(ge=0, le=24 * 60 * 60 * 1000)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$", max_length=64)]
+
+# The environment `load` reads instead of os.environ, when given one.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar("oms_environ", default=None)
+
+
+class _Environment(EnvSettingsSource):
+    """The environment source, reading a given mapping where `load` has one
+    (a test's platform describes the services' environment without setting it)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _environ.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def _section(name: str) -> dict[str, Any]:
+    return {"section": name}
+
+
+class Config(BaseSettings):
+    """Everything a process of oms needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", env_ignore_empty=True, case_sensitive=False
+    )
+
+    # Kafka
+    kafka_bootstrap: str | None = Field(
+        None,
+        description="an existing cluster's bootstrap servers: nothing is installed or started, that cluster is used",
+        json_schema_extra={**_section("Kafka"), "default_text": "unset: the project's own broker"},
+    )
+    kafka_port: Port = Field(
+        9092, description="the local broker's port (its controller takes the next one)", json_schema_extra=_section("Kafka")
+    )
+    brokers: int = Field(
+        1, ge=1, le=9, description="brokers of the local Kafka cluster (3 gives a 3-voter KRaft quorum)",
+        json_schema_extra=_section("Kafka"),
+    )
+    kafka_version: str = Field(
+        "4.1.1", pattern=r"^\d+\.\d+\.\d+$", description="the Apache Kafka release the local broker runs (from Maven Central)",
+        json_schema_extra=_section("Kafka"),
+    )
+    kafka_config_file: Path | None = Field(
+        None,
+        description="a librdkafka properties file (`key=value` lines) whose settings every Kafka client of every service takes"
+        " (security settings of your own cluster, for example)",
+        json_schema_extra={**_section("Kafka"), "default_text": "unset"},
+    )
+    partitions: int = Field(
+        3, ge=1, le=1000, description="partitions of every topic the platform creates", json_schema_extra=_section("Kafka")
+    )
+    replication_factor: int | None = Field(
+        None, ge=1, le=9, description="replication factor of those topics (min ISR is one less)",
+        json_schema_extra={**_section("Kafka"), "default_text": "`OMS_BROKERS`, at most 3"},
+    )
+    namespace: Name = Field(
+        "", description="prefix of every topic and consumer group (tests use one each)",
+        json_schema_extra={**_section("Kafka"), "default_text": "empty"},
+    )
+
+    # Processors
+    commit_interval_ms: int = Field(
+        20, ge=0, le=10_000,
+        description="how long a busy processor gathers a batch before committing its transaction: after a poll that"
+        " brought 50 records or more, this long; after a smaller one, that share of it (under 2 ms: none, so a lone"
+        " record goes through at once)",
+        json_schema_extra=_section("Processors"),
+    )
+    max_batch: int = Field(
+        5_000, ge=1, le=1_000_000,
+        description="the most records one transaction takes (larger drains a backlog faster, at the cost of memory)",
+        json_schema_extra=_section("Processors"),
+    )
+    validation_timeout_ms: Milliseconds = Field(
+        30_000, description="how long the aggregator waits for a check before failing the order",
+        json_schema_extra=_section("Processors"),
+    )
+    customer_grace_ms: Milliseconds = Field(
+        5_000, description="how long an order waits for an unknown customer before it goes to `dead-letters`",
+        json_schema_extra=_section("Processors"),
+    )
+    payment_window_ms: Milliseconds = Field(
+        60_000, description="how far apart an order and its payment may be (either first) to join for the email",
+        json_schema_extra=_section("Processors"),
+    )
+
+    # The front door
+    grpc_port: PortOrAny = Field(
+        50051, description="the front door: every public service on one address", json_schema_extra=_section("Gateway")
+    )
+    peer_port: Port | None = Field(
+        None,
+        description="base of the gateway instances' own ports (instance N listens on base + N), where peers forward calls",
+        json_schema_extra={**_section("Gateway"), "default_text": "`OMS_GRPC_PORT` + 1"},
+    )
+    advertised_host: str = Field(
+        "127.0.0.1", min_length=1, description="the host peers use to reach this gateway instance",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_calls: int = Field(
+        1000, ge=1, le=1_000_000,
+        description="unary calls one gateway instance serves at once; past it a call is shed: `RESOURCE_EXHAUSTED` at"
+        " once, with a `RetryInfo` (streams and health checks are not counted)",
+        json_schema_extra=_section("Gateway"),
+    )
+
+    # Email
+    smtp_host: str | None = Field(
+        None, description="the SMTP server confirmation emails go to",
+        json_schema_extra={**_section("Email"), "default_text": "unset: `make run` starts a local mail sink that prints every email"},
+    )
+    smtp_port: Port | None = Field(
+        None, description="its port (also the sink's port, when set without `OMS_SMTP_HOST`)",
+        json_schema_extra={**_section("Email"), "default_text": "`25`; with the sink, any free port"},
+    )
+    mail_from: str = Field(
+        "orders@oms.localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="the sender address of confirmation emails",
+        json_schema_extra=_section("Email"),
+    )
+
+    # Processes
+    data_dir: Path = Field(
+        REPO_ROOT / ".oms-data",
+        description="all local state: Kafka's logs and jars, LevelDB views and state stores",
+        json_schema_extra={**_section("Processes"), "default_text": "`.oms-data` in the repo"},
+    )
+    instances: int = Field(
+        1, ge=1, le=16,
+        description="instances of every service (gateway, checks, aggregator, routing, email) that `make run` starts",
+        json_schema_extra=_section("Processes"),
+    )
+    instance_id: Name = Field(
+        "0", min_length=1, description="which instance this process is (set by the launcher for each child)",
+        json_schema_extra=_section("Processes"),
+    )
+    metrics_port: PortOrAny = Field(
+        9400, description="base of the services' metrics ports; `0`: any free port each (see operations.md)",
+        json_schema_extra=_section("Processes"),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="log level of every service", json_schema_extra=_section("Processes")
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per log line", json_schema_extra=_section("Processes")
+    )
+    supervisor_pid: int | None = Field(
+        None, ge=1, description="set by the launcher for its children, which exit when it dies",
+        json_schema_extra={**_section("Processes"), "default_text": "unset"},
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().lower() if value.strip().lower() in ("text", "json") else value.strip().upper()
+
+    @field_validator("kafka_bootstrap", "smtp_host", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("kafka_config_file")
+    @classmethod
+    def _readable_properties(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_properties(path)  # fails here, at start-up, rather than in the first client
+        return path
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments win over the environment; no dotenv or secrets files.
+        return init_settings, _Environment(settings_cls)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """The configuration from an environment (os.environ unless given),
+        with overrides by field name. Raises ConfigError."""
+        token = _environ.set(environ)
+        try:
+            return cls(**overrides)
+        except ValidationError as error:
+            raise ConfigError(_explain(error, environ)) from None
+        finally:
+            _environ.reset(token)
+
+    # Derived values
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def topic_replication_factor(self) -> int:
+        """A local cluster of N brokers replicates everything N ways (up to 3)."""
+        return self.replication_factor or min(3, self.brokers)
+
+    @property
+    def instance_number(self) -> int:
+        """The instance id as a number (0 for a non-numeric id)."""
+        return int(self.instance_id) if self.instance_id.isdigit() else 0
+
+    @property
+    def own_peer_port(self) -> int:
+        """Where peers reach this gateway instance. It must not change across
+        restarts: peers learn it from the view group, whose static members
+        keep the address they first joined with."""
+        return (self.peer_port or self.grpc_port + 1) + self.instance_number
+
+    @property
+    def kafka_properties(self) -> dict[str, str]:
+        """What every Kafka client takes on top of its own settings."""
+        return read_properties(self.kafka_config_file) if self.kafka_config_file else {}
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}{name}"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that is not accepted; the message says which."""
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A Java/librdkafka properties file: `key=value` lines, `#` comments."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    properties = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{path}:{number}: expected key=value, got {line!r}")
+        properties[key.strip()] = value.strip()
+    return properties
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def _explain(error: ValidationError, environ: Mapping[str, str] | None) -> str:
+    source = os.environ if environ is None else environ
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        name = env_name(field)
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"{field}: not a setting of oms")
+            continue
+        value = source.get(name, problem.get("input"))
+        accepted = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}={value!r} is not accepted: {accepted}")
+    return "; ".join(lines)
+
+
+def load_or_exit(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """The configuration, or exit with EX_CONFIG and the reason on stderr."""
+    try:
+        return Config.load(environ, **overrides)
+    except ConfigError as error:
+        print(f"oms: configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(EX_CONFIG) from None
+
+
+def reference() -> str:
+    """The Markdown reference of every variable, grouped by section."""
+    sections: dict[str, list[str]] = {}
+    for field, info in Config.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = extra.get("default_text") or f"`{info.default}`"
+        row = f"| `{env_name(field)}` | {default} | {info.description} |"
+        sections.setdefault(str(extra.get("section", "Other")), []).append(row)
+    parts = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable, read once by each process",
+        "into one typed model (`topology/config.py`). A value that is not accepted",
+        "stops the process with a message naming the variable, the value and what",
+        "is accepted, and exit status 78, which the launcher does not restart.",
+        "This page is generated: `python -m topology.config > docs/configuration.md`.",
+    ]
+    for section, rows in sections.items():
+        parts += ["", f"## {section}", "", "| variable | default | what it sets |", "|---|---|---|", *rows]
+    return "\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(reference())
