@@ -1,6 +1,6 @@
 """The `oms` command's parsing, output and the demo's order mix, without a
 server (every command is run against the real platform in
-tests/integration/test_cli.py)."""
+tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
