@@ -184,8 +184,8 @@ def drive_processor(stage: str, settings: Settings, filled: dict[str, int], orde
 
 
 def drive_projector(settings: Settings, orders: int, timeout_s: float) -> dict:
-    from gateway.projector import order_projector
-    from gateway.view import View
+    from gateway.adapters.projector import order_projector
+    from gateway.adapters.view import View
     from streams.kafka import ViewConsumer
 
     topics = Topics(settings.namespace)
