@@ -76,37 +76,28 @@ class IdempotentWrites:
         cancelled call (say, a client's deadline) does not abandon: the id's
         lock is held until the write is settled, so a retry never writes it
         twice."""
-        return await outlive_cancellation(self._write(what, key, owner, make, settle, find, same, reused))
 
-    async def _write(
-        self,
-        what: str,
-        key: str,
-        owner: TopicPartition,
-        make: Callable[[], Record[T]],
-        settle: Callable[[Position, Record[T]], Awaitable[T]],
-        find: Callable[[], Awaitable[T | None]] | None,
-        same: Callable[[T], bool],
-        reused: Callable[[], AlreadyExists] | None,
-    ) -> Written[T]:
-        async with self._locks.hold(f"{what}/{key}"):
-            existing = None if find is None else await find()
-            if existing is not None:
-                if not same(existing):
-                    raise reused() if reused is not None else AlreadyExists(f"{what} {key} exists", "ID_REUSED")
-                return Written(existing, None, created=False)
-            written = make()
-            # The lookup awaited; the partition may have moved meanwhile, and
-            # its new owner may be writing this very id: only the owner writes.
-            if not self._reads.holds(owner):
-                raise PartitionMoved(owner)
-            position = await record(self._log, what, written.topic, written.key, written.value)
-            try:
-                return Written(await settle(position, written), position, created=True)
-            except PartitionMoved:
-                if written.as_written is None:
-                    raise
-                # Recorded all the same, by this call: a retry at the new
-                # owner would answer "not created". Reads there wait for the
-                # record (or for this position) before they answer.
-                return Written(written.as_written, position, created=True)
+        async def once() -> Written[T]:
+            async with self._locks.hold(f"{what}/{key}"):
+                existing = None if find is None else await find()
+                if existing is not None:
+                    if not same(existing):
+                        raise reused() if reused is not None else AlreadyExists(f"{what} {key} exists", "ID_REUSED")
+                    return Written(existing, None, created=False)
+                written = make()
+                # The lookup awaited; the partition may have moved meanwhile, and
+                # its new owner may be writing this very id: only the owner writes.
+                if not self._reads.holds(owner):
+                    raise PartitionMoved(owner)
+                position = await record(self._log, what, written.topic, written.key, written.value)
+                try:
+                    return Written(await settle(position, written), position, created=True)
+                except PartitionMoved:
+                    if written.as_written is None:
+                        raise
+                    # Recorded all the same, by this call: a retry at the new
+                    # owner would answer "not created". Reads there wait for the
+                    # record (or for this position) before they answer.
+                    return Written(written.as_written, position, created=True)
+
+        return await outlive_cancellation(once())
