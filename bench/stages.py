@@ -184,8 +184,8 @@ def drive_processor(stage: str, settings: Config, filled: dict[str, int], orders
 
 
 def drive_projector(settings: Config, orders: int, timeout_s: float) -> dict:
-    from gateway.projector import order_projector
-    from gateway.view import View
+    from gateway.adapters.projector import order_projector
+    from gateway.adapters.view import View
     from streams.kafka import ViewConsumer
 
     topics = Topics(settings.namespace)

@@ -1,31 +1,40 @@
-"""Composition root of the gateway: the front door, its view and projector."""
+"""Composition root of the gateway: the only place that picks concrete
+classes. `bootstrap` wires the handlers (gateway/app) over an event log and
+a read model, the servicers (gateway/api) over the handlers, and a gRPC
+server around them; each port defaults to the real adapter (Kafka, LevelDB,
+the view group's peers), and tests pass fakes that subclass the ports."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway.admission import CallLimit
-from gateway.errors import RequestErrors
-from gateway.notifier import Notifier
-from gateway.projector import Projector, order_projector
-from gateway.read_model import ReadModel
-from gateway.forwarding import Router
-from gateway.services import InventoryService, OrderCommandService, OrderQueryService
-from gateway.customers import CustomerService
-from gateway.payments import PaymentService
-from gateway.tables import Tables, build_tables
+from gateway.adapters.event_log import KafkaEventLog
+from gateway.adapters.notifier import Notifier
+from gateway.adapters.peers import Router
+from gateway.adapters.projector import order_projector
+from gateway.adapters.read_model import LevelDbReadModel
+from gateway.adapters.tables import tables_projector
+from gateway.adapters.view import View
+from gateway.api.admission import CallLimit
+from gateway.api.customers import CustomerService
+from gateway.api.errors import ErrorStatuses
+from gateway.api.inventory import InventoryService
+from gateway.api.orders import OrderCommandService, OrderQueryService
+from gateway.api.payments import PaymentService
+from gateway.api.routing import Routes
+from gateway.app.handlers import App, build_app
+from gateway.app.ports import EventLog, ReadModel
 from oms.customers.v1 import customers_pb2, customers_pb2_grpc
-from oms.payments.v1 import payments_pb2, payments_pb2_grpc
-from gateway.view import View
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
+from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from streams.kafka import Publisher, ViewConsumer, admin_client, group_members, partition_count
 from streams.metrics import GrpcMetricsInterceptor, Metrics, process_metrics
 from topology.config import Config
@@ -48,18 +57,20 @@ class Gateway:
     port: int
     address: str
     health: health.aio.HealthServicer
-    projector: Projector
-    publisher: Publisher
-    view: View
-    notifier: Notifier
+    app: App
     router: Router
-    tables: Tables | None = None
+    # Whether the read model has caught up (then the services are SERVING),
+    # and whether it has stopped following the log (then the gateway stops).
+    ready: Callable[[], bool]
+    failed: Callable[[], bool] = lambda: False
+    # Run once the server has stopped, in order.
+    closers: list[Callable[[], None]] = field(default_factory=list)
     # What the health service says: True from SERVING until stopping.
     serving: bool = False
 
     async def serve_when_caught_up(self) -> None:
         # Polled rather than awaited in a thread, so that shutdown never waits on it.
-        while not self.projector.caught_up.is_set():
+        while not self.ready():
             await asyncio.sleep(0.05)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -72,40 +83,34 @@ class Gateway:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
         await self.router.close()
-        self.projector.stop()
-        if self.tables is not None:
-            self.tables.projector.stop()
-        self.publisher.close()
-        self.view.close()
+        for close in self.closers:
+            close()
 
 
-async def start_gateway(settings: Config, port: int | None = None, metrics: Metrics | None = None) -> Gateway:
-    """Starts the front door (port 0 picks a free one) and its projector.
+@dataclass
+class _Projection:
+    """The real read model and what runs it."""
 
-    Every instance binds the same front-door port (SO_REUSEPORT, gRPC's
-    default on Linux, lets the kernel spread connections over them) and a
-    port of its own, which its peers use to forward calls to it.
-    """
-    topics = Topics(settings.namespace)
-    bootstrap = settings.bootstrap_servers
+    read_model: LevelDbReadModel
+    notifier: Notifier
+    start: Callable[[], None]
+    stop: Callable[[], None]
+    close: Callable[[], None]
+    failed: Callable[[], bool]
+    ready: Callable[[], bool]
+
+
+async def _leveldb_read_model(settings: Config, topics: Topics, address: str, metrics: Metrics) -> _Projection:
+    """The view database, the order projector (the partitions of the view
+    group assigned here) and the tables projector (every partition)."""
     member = topics.group(f"order-view-{settings.instance_id}")
     view_group = topics.group("order-view")
-    metrics = metrics or process_metrics()
-    # Outermost first: the metrics see the status that RequestErrors answers
-    # with, a shed call's included.
-    server = grpc.aio.server(
-        interceptors=[GrpcMetricsInterceptor(metrics), RequestErrors(), CallLimit(settings.max_calls)]
-    )
-    bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
-    peer_port = server.add_insecure_port(f"[::]:{settings.own_peer_port}")
-    address = f"{settings.advertised_host}:{peer_port}"
-
     notifier = Notifier(asyncio.get_running_loop())
     view = View(settings.data_dir / "views" / member)
 
     def consumer(**kwargs: object) -> ViewConsumer:
         return ViewConsumer(
-            bootstrap,
+            settings.bootstrap_servers,
             view_group,
             group_instance_id=member,
             client_id=address,
@@ -118,56 +123,139 @@ async def start_gateway(settings: Config, port: int | None = None, metrics: Metr
         consumer, view, topics, notifier.progress_threadsafe,
         on_order=metrics.observe_order, on_assigned=notifier.assigned_threadsafe
     )
-    publisher = Publisher(bootstrap, settings.kafka_properties)
-    partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
-    reads = ReadModel(
+    tables = tables_projector(settings, view, notifier)
+    partitions = {
+        topic: await asyncio.to_thread(partition_count, settings.bootstrap_servers, topic)
+        for topic in (topics.orders, topics.customers, topics.payments)
+    }
+    # Stock is routed by the same partition count as orders.
+    partitions[topics.inventory_levels] = partitions[topics.orders]
+    read_model = LevelDbReadModel(
         view,
         notifier,
-        topics,
         partitions,
         projector.end_offsets,
         projector.caught_up.is_set,
         lambda: projector.current,
+        tables_healthy=lambda: not tables.failed.is_set(),
     )
-    admin = admin_client(bootstrap, settings.kafka_properties)
-    router = Router(
-        address, partitions, lambda: notifier.held, lambda: group_members(bootstrap, view_group, admin=admin)
+
+    def start() -> None:
+        projector.start()
+        tables.start()
+
+    def stop() -> None:
+        projector.stop()
+        tables.stop()
+
+    return _Projection(
+        read_model,
+        notifier,
+        start,
+        stop,
+        view.close,
+        failed=lambda: projector.failed.is_set() or tables.failed.is_set(),
+        ready=projector.caught_up.is_set,
     )
-    command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
-        OrderCommandService(reads, publisher, router, placed=metrics.orders_placed.inc), server
+
+
+async def bootstrap(
+    settings: Config,
+    port: int | None = None,
+    metrics: Metrics | None = None,
+    *,
+    event_log: EventLog | None = None,
+    read_model: ReadModel | None = None,
+    router: Router | None = None,
+) -> Gateway:
+    """Starts the front door (port 0 picks a free one) over the given ports,
+    or the real ones (and then their projectors).
+
+    Every instance binds the same front-door port (SO_REUSEPORT, gRPC's
+    default on Linux, lets the kernel spread connections over them) and a
+    port of its own, which its peers use to forward calls to it.
+    """
+    topics = Topics(settings.namespace)
+    metrics = metrics or process_metrics()
+    # Outermost first: the metrics see the status that ErrorStatuses answers
+    # with, a shed call's included.
+    server = grpc.aio.server(
+        interceptors=[GrpcMetricsInterceptor(metrics), ErrorStatuses(), CallLimit(settings.max_calls)]
     )
-    query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads, router), server)
-    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher, router), server)
-    tables = await build_tables(settings, view, notifier)
-    customers_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerService(tables, publisher), server)
-    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentService(tables, publisher, router), server)
+    bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
+    peer_port = server.add_insecure_port(f"[::]:{settings.own_peer_port}")
+    address = f"{settings.advertised_host}:{peer_port}"
+
+    # Run in order once the server has stopped: projectors, log, view.
+    closers: list[Callable[[], None]] = []
+    projection = None
+    if read_model is None:
+        projection = await _leveldb_read_model(settings, topics, address, metrics)
+        read_model = projection.read_model
+        closers.append(projection.stop)
+    if router is None:
+        if projection is not None:
+            notifier = projection.notifier
+            admin = admin_client(settings.bootstrap_servers, settings.kafka_properties)
+            view_group = topics.group("order-view")
+            router = Router(
+                address,
+                lambda tp: tp in notifier.held,
+                lambda: group_members(settings.bootstrap_servers, view_group, admin=admin),
+            )
+        else:
+            router = Router(address, read_model.holds, list)
+    if event_log is None:
+        kafka_log = KafkaEventLog(Publisher(settings.bootstrap_servers, settings.kafka_properties))
+        closers.append(kafka_log.close)
+        event_log = kafka_log
+    if projection is not None:
+        closers.append(projection.close)
+
+    app = build_app(read_model, event_log, topics, placed=metrics.orders_placed.inc)
+    add_services(server, app, Routes(router))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     await server.start()
-    projector.start()
-    tables.projector.start()
-    gateway = Gateway(server, bound, address, health_servicer, projector, publisher, view, notifier, router, tables)
+    if projection is not None:
+        projection.start()
+    gateway = Gateway(
+        server,
+        bound,
+        address,
+        health_servicer,
+        app,
+        router,
+        ready=read_model.orders_ready if projection is None else projection.ready,
+        failed=(lambda: False) if projection is None else projection.failed,
+        closers=closers,
+    )
     metrics.readiness["gateway"] = lambda: gateway.serving
     return gateway
 
 
+def add_services(server: grpc.aio.Server, app: App, routes: Routes) -> None:
+    """The oms services, over the handlers."""
+    command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(OrderCommandService(app.orders, routes), server)
+    query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(app.orders, routes), server)
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(app.inventory, routes), server)
+    customers_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerService(app.customers), server)
+    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentService(app.payments, routes), server)
+
+
 async def run(settings: Config, stopping: Callable[[], asyncio.Event]) -> int:
-    """Serves until stopped (exit status 0) or the projector fails (1)."""
-    gateway = await start_gateway(settings)
+    """Serves until stopped (exit status 0) or the read model fails (1)."""
+    gateway = await bootstrap(settings)
     stop = stopping()
     ready = asyncio.create_task(gateway.serve_when_caught_up())
-    while not stop.is_set() and not gateway.projector.failed.is_set() and not _tables_failed(gateway):
+    while not stop.is_set() and not gateway.failed():
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
         except TimeoutError:
             pass
     ready.cancel()
     await gateway.stop()
-    return 1 if gateway.projector.failed.is_set() or _tables_failed(gateway) else 0
-
-
-def _tables_failed(gateway: Gateway) -> bool:
-    return gateway.tables is not None and gateway.tables.projector.failed.is_set()
+    return 1 if gateway.failed() else 0

@@ -125,9 +125,10 @@ class Config(BaseSettings):
     grpc_port: PortOrAny = Field(
         50051, description="the front door: every public service on one address", json_schema_extra=_section("Gateway")
     )
-    peer_port: Port | None = Field(
+    peer_port: PortOrAny | None = Field(
         None,
-        description="base of the gateway instances' own ports (instance N listens on base + N), where peers forward calls",
+        description="base of the gateway instances' own ports (instance N listens on base + N), where peers forward"
+        " calls; `0`: any free port",
         json_schema_extra={**_section("Gateway"), "default_text": "`OMS_GRPC_PORT` + 1"},
     )
     advertised_host: str = Field(
@@ -249,7 +250,10 @@ class Config(BaseSettings):
         """Where peers reach this gateway instance. It must not change across
         restarts: peers learn it from the view group, whose static members
         keep the address they first joined with."""
-        return (self.peer_port or self.grpc_port + 1) + self.instance_number
+        base = self.grpc_port + 1 if self.peer_port is None else self.peer_port
+        if base == 0 or (self.peer_port is None and self.grpc_port == 0):
+            return 0  # any free port
+        return base + self.instance_number
 
     @property
     def kafka_properties(self) -> dict[str, str]:

@@ -12,8 +12,8 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from gateway.admission import CallLimit
-from gateway.errors import RequestErrors
+from gateway.api.admission import CallLimit
+from gateway.api.errors import ErrorStatuses
 from oms.orders.v1 import order_pb2, query_service_pb2, query_service_pb2_grpc
 from tests.support.grpc_server import channel_to_server
 
@@ -55,7 +55,7 @@ def test_calls_past_the_limit_are_shed_at_once_and_the_rest_still_served() -> No
             query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(servicer, server)
             health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
 
-        async with channel_to_server(register, [RequestErrors(), CallLimit(LIMIT)]) as channel:
+        async with channel_to_server(register, [ErrorStatuses(), CallLimit(LIMIT)]) as channel:
             queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
             # Streams do not count: two of them, then the limit's worth of unary calls.
             streams = [queries.WatchOrder(query_service_pb2.WatchOrderRequest(order_id=f"w{i}")) for i in range(2)]

@@ -1,5 +1,5 @@
-"""RequestErrors: a RequestError raised by a servicer becomes the call's
-status, with its machine-readable details."""
+"""ErrorStatuses: an application error raised by a servicer becomes the
+call's status, with its machine-readable details."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from gateway.errors import RequestErrors, not_found
+from gateway.api.errors import ErrorStatuses
+from gateway.app.errors import NotFound
 from oms.orders.v1 import order_pb2, query_service_pb2, query_service_pb2_grpc
 from tests.support.grpc_server import channel_to_server
 
 
 class _Queries(query_service_pb2_grpc.OrderQueryServiceServicer):
     async def GetOrder(self, request, context):  # type: ignore[no-untyped-def]
-        raise not_found("order", request.order_id, f"no order {request.order_id}")
+        raise NotFound("order", request.order_id, f"no order {request.order_id}")
 
     async def WatchOrder(self, request, context):  # type: ignore[no-untyped-def]
         yield query_service_pb2.WatchOrderResponse(order=order_pb2.Order(order_id=request.order_id, version=1))
-        raise not_found("order", request.order_id, "gone mid-stream")
+        raise NotFound("order", request.order_id, "gone mid-stream")
 
 
 def _resource(error: grpc.aio.AioRpcError) -> error_details_pb2.ResourceInfo:
@@ -37,7 +38,7 @@ def test_unary_and_streaming_calls_answer_with_the_raised_status_and_details() -
         def register(server: grpc.aio.Server) -> None:
             query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(_Queries(), server)
 
-        async with channel_to_server(register, [RequestErrors()]) as channel:
+        async with channel_to_server(register, [ErrorStatuses()]) as channel:
             stub = query_service_pb2_grpc.OrderQueryServiceStub(channel)
             with pytest.raises(grpc.aio.AioRpcError) as failed:
                 await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id="o-1"), timeout=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from gateway.services import KeyedLocks
+from gateway.app.concurrency import KeyedLocks
 
 
 def run(scenario: Callable[[KeyedLocks], Awaitable[None]]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from gateway.projector import project_batch
+from gateway.adapters.projector import project_batch
 from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2, query_service_pb2_grpc
 from streams import logs, runner
 from streams.kafka import consumer_lag

@@ -9,7 +9,9 @@ import pytest
 
 from google.rpc import code_pb2
 
-from gateway.notifier import Notifier, PartitionMoved
+from gateway.adapters.notifier import Notifier
+from gateway.api.errors import status_of
+from gateway.app.errors import PartitionMoved
 
 TP = ("orders", 0)
 OTHER_TP = ("orders", 1)
@@ -206,7 +208,7 @@ def test_a_move_ends_the_waits_and_watches_of_that_partition_only() -> None:
 
             with pytest.raises(PartitionMoved) as raised:
                 await moving
-            assert raised.value.tp == TP and raised.value.status.code == code_pb2.UNAVAILABLE
+            assert raised.value.tp == TP and status_of(raised.value).code == code_pb2.UNAVAILABLE
             with pytest.raises(PartitionMoved):
                 await asyncio.wait_for(gone.get(), 1)
             assert notifier.applied(TP) == -1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.projector import project_batch
-from gateway.view import order_key, stock_key
+from gateway.adapters.projector import project_batch
+from gateway.adapters.view import order_key, stock_key
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2
 from orders import codec

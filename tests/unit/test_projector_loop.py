@@ -8,8 +8,8 @@ import queue
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from gateway.projector import Projector
-from gateway.view import View
+from gateway.adapters.projector import Projector
+from gateway.adapters.view import View
 from streams.records import Record
 
 TP = ("orders", 0)

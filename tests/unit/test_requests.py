@@ -1,4 +1,5 @@
-"""Request shape checks of PlaceOrder: bad fields are named, business rules are not enforced here."""
+"""Request shape checks of PlaceOrder (a PlaceOrder command checks itself when
+made): bad fields are named, business rules are not enforced here."""
 
 from __future__ import annotations
 
@@ -7,29 +8,34 @@ import math
 import pytest
 from google.rpc import code_pb2, error_details_pb2
 
-from gateway.errors import RequestError
-from gateway.requests import place_order_details, require_order_id, require_product
-from oms.orders.v1 import command_service_pb2
+from gateway.api.errors import status_of
+from gateway.app.commands import GetOrder, GetStock, PlaceOrder
+from gateway.app.errors import InvalidRequest
 from orders.domain import OrderDetails
 
 
-def request(**changes: object) -> command_service_pb2.PlaceOrderRequest:
+def request(**changes: object) -> dict[str, object]:
     fields: dict[str, object] = {"order_id": "order-1", "customer_id": 7, "product": "JUMPERS", "quantity": 2, "price": 9.5}
     fields.update(changes)
-    return command_service_pb2.PlaceOrderRequest(**fields)  # type: ignore[arg-type]
+    return fields
 
 
-def violations(error: RequestError) -> dict[str, str]:
-    """The BadRequest field violations of an INVALID_ARGUMENT error, by field."""
-    assert error.status.code == code_pb2.INVALID_ARGUMENT
-    (detail,) = error.status.details
+def place_order_details(fields: dict[str, object]) -> OrderDetails:
+    return PlaceOrder(**fields).details  # type: ignore[arg-type]
+
+
+def violations(error: InvalidRequest) -> dict[str, str]:
+    """The BadRequest field violations of the INVALID_ARGUMENT status it answers, by field."""
+    status = status_of(error)
+    assert status.code == code_pb2.INVALID_ARGUMENT
+    (detail,) = status.details
     bad = error_details_pb2.BadRequest()
     assert detail.Unpack(bad)
     return {v.field: v.description for v in bad.field_violations}
 
 
 def rejected_fields(**changes: object) -> dict[str, str]:
-    with pytest.raises(RequestError) as raised:
+    with pytest.raises(InvalidRequest) as raised:
         place_order_details(request(**changes))
     return violations(raised.value)
 
@@ -79,11 +85,11 @@ def test_every_bad_field_is_named_at_once() -> None:
 
 
 def test_the_error_message_names_the_bad_fields() -> None:
-    with pytest.raises(RequestError) as raised:
+    with pytest.raises(InvalidRequest) as raised:
         place_order_details(request(order_id="", price=math.inf))
 
     assert "order_id" in str(raised.value) and "price" in str(raised.value)
-    assert raised.value.status.message == str(raised.value)
+    assert status_of(raised.value).message == str(raised.value)
 
 
 def test_a_product_of_the_maximum_length_is_accepted() -> None:
@@ -102,13 +108,13 @@ def test_business_rule_violations_are_left_to_the_validators(changes: dict[str, 
         assert getattr(details, name) == value
 
 
-def test_require_order_id_and_product_reject_with_the_same_violations() -> None:
-    with pytest.raises(RequestError) as bad_id:
-        require_order_id("no spaces allowed")
-    with pytest.raises(RequestError) as bad_product:
-        require_product("")
+def test_queries_reject_an_order_id_or_product_with_the_same_violations() -> None:
+    with pytest.raises(InvalidRequest) as bad_id:
+        GetOrder("no spaces allowed")
+    with pytest.raises(InvalidRequest) as bad_product:
+        GetStock("")
 
     assert list(violations(bad_id.value)) == ["order_id"]
     assert list(violations(bad_product.value)) == ["product"]
-    assert require_order_id("ok-1") == "ok-1"
-    assert require_product("JUMPERS") == "JUMPERS"
+    assert GetOrder("ok-1").order_id == "ok-1"
+    assert GetStock("JUMPERS").product == "JUMPERS"

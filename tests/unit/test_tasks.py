@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.tasks import outlive_cancellation
+from gateway.app.concurrency import outlive_cancellation
 
 
 def test_the_work_finishes_after_its_caller_is_cancelled() -> None:

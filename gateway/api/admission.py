@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from gateway.errors import overloaded
+from gateway.app.errors import Overloaded
 
 LIMITED_PREFIX = "/oms."
 
@@ -37,7 +37,7 @@ class CallLimit(grpc.aio.ServerInterceptor):
     def _limited(self, behavior: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
         async def limited(request: object, context: grpc.aio.ServicerContext) -> object:
             if self.in_flight >= self.limit:
-                raise overloaded(self.limit)
+                raise Overloaded(self.limit)
             self.in_flight += 1
             try:
                 return await behavior(request, context)

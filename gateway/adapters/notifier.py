@@ -8,8 +8,8 @@ update can also arrive twice; watchers drop what is not newer).
 
 It also knows which partitions are here: a projector reports each
 assignment. A wait or watch on a partition that has gone elsewhere ends with
-PartitionMoved, whether it began before the move or after it. The Router
-asks the same place, so routing and waiting never disagree about ownership.
+PartitionMoved, whether it began before the move or after it. The peers
+router asks the same place, so routing and waiting never disagree about ownership.
 """
 
 from __future__ import annotations
@@ -19,20 +19,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from gateway.errors import RequestError, unavailable
+from gateway.app.errors import PartitionMoved
 
 TopicPartition = tuple[str, int]
 EndOffsets = Callable[[Iterable[TopicPartition]], dict[TopicPartition, int]]
-
-
-class PartitionMoved(RequestError):
-    """The partition a call waits on now belongs to another gateway instance:
-    its view here stops. The Router goes on at the new owner; a call without
-    one answers UNAVAILABLE, for the client to retry."""
-
-    def __init__(self, tp: TopicPartition) -> None:
-        super().__init__(unavailable(f"{tp[0]}[{tp[1]}] moved to another gateway instance", retry_after_s=0.1).status)
-        self.tp = tp
 
 
 class Watch(asyncio.Queue[bytes]):

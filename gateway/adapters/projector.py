@@ -2,7 +2,7 @@
 
 `project_batch` is the pure part; a `Projector` runs it on a thread against
 Kafka and tells the asyncio side what changed and how far it has read. The
-customers and payments tables (`gateway/tables.py`) use the same loop.
+customers and payments tables (`gateway/adapters/tables.py`) use the same loop.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from orders import codec
 from streams.kafka import ViewConsumer
 from streams.records import Record
 from streams.topics import Topics
-from gateway.view import View, order_key, stock_key
+from gateway.adapters.view import View, order_key, stock_key
 
 log = logging.getLogger(__name__)
 

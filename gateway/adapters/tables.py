@@ -1,0 +1,88 @@
+"""The customers and payments tables of the gateway.
+
+Unlike the order view, which may be split by partition between gateway
+instances, every gateway instance reads every partition of `customers` and
+`payments` (a consumer group of its own per instance: a global table), so
+any instance answers GetCustomer and checks a payment id without forwarding.
+The tables live in the gateway's view database under their own key
+prefixes, each batch written together with its read positions, and the
+projector reports progress to the same Notifier as the order projector, so
+requests wait for a log position the same way (gateway/adapters/read_model.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from google.protobuf.message import DecodeError
+
+from gateway.adapters.notifier import Notifier
+from gateway.adapters.projector import Changes, Projector
+from gateway.adapters.view import View
+from oms.customers.v1 import customers_pb2
+from oms.payments.v1 import payments_pb2
+from streams.kafka import ViewConsumer
+from streams.records import Record
+from topology.config import Config
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+_CUSTOMER = b"customer/"
+_PAYMENT = b"payment/"
+
+
+def customer_key(customer_id: int) -> bytes:
+    # Keyed as on the `customers` topic: the customer id in decimal.
+    return _CUSTOMER + str(customer_id).encode()
+
+
+def payment_key(payment_id: str) -> bytes:
+    return _PAYMENT + payment_id.encode()
+
+
+def project_tables(records: Iterable[Record], topics: Topics) -> Changes:
+    """The view entries a batch changes: the latest record per key wins."""
+    changes: Changes = {}
+    for record in records:
+        if not record.key:
+            continue
+        if record.value is None:
+            # Nothing deletes customers or payments yet; a tombstone is left alone.
+            log.warning("ignoring a tombstone at %s[%d]@%d", record.topic, record.partition, record.offset)
+            continue
+        if record.topic == topics.customers:
+            message_type, key = customers_pb2.Customer, _CUSTOMER + record.key
+        elif record.topic == topics.payments:
+            message_type, key = payments_pb2.Payment, _PAYMENT + record.key
+        else:
+            continue
+        try:
+            message_type.FromString(record.value)
+        except DecodeError:
+            log.warning("skipping an undecodable record at %s[%d]@%d", record.topic, record.partition, record.offset)
+            continue
+        changes[key] = record.value
+    return changes
+
+
+def tables_projector(settings: Config, view: View, notifier: Notifier) -> Projector:
+    """The tables' projector (not started yet)."""
+    topics = Topics(settings.namespace)
+    # A group per instance: each instance is assigned every partition.
+    member = topics.group(f"tables-view-{settings.instance_id}")
+
+    def consumer(**kwargs: object) -> ViewConsumer:
+        return ViewConsumer(
+            settings.bootstrap_servers, member, group_instance_id=member, extra=settings.kafka_properties, **kwargs  # type: ignore[arg-type]
+        )
+
+    return Projector(
+        "tables-projector",
+        consumer,
+        view,
+        (topics.customers, topics.payments),
+        lambda records, _caught_up: project_tables(records, topics),
+        notifier.progress_threadsafe,
+    )

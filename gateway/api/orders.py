@@ -1,0 +1,80 @@
+"""The order services: decode the request, call the handler, encode the answer.
+Each call is served by the gateway instance owning the order's partition."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+
+from gateway.api.routing import Routes, routed
+from gateway.app.commands import GetOrder, PlaceOrder, WatchOrder
+from gateway.app.handlers import Orders
+from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
+
+
+def _place(request: command_service_pb2.PlaceOrderRequest) -> PlaceOrder:
+    return PlaceOrder(request.order_id, request.customer_id, request.product, request.quantity, request.price)
+
+
+def _min_position(request: query_service_pb2.GetOrderRequest | query_service_pb2.WatchOrderRequest) -> tuple[int, int] | None:
+    if not request.HasField("min_position"):
+        return None
+    return (request.min_position.partition, request.min_position.offset)
+
+
+def _order_partition(service: OrderCommandService | OrderQueryService, command: PlaceOrder | GetOrder) -> tuple[str, int]:
+    return service.orders.partition(command.order_id)
+
+
+def _newer_versions() -> Callable[[query_service_pb2.WatchOrderResponse], bool]:
+    """Drops what a stream already sent, when it goes on elsewhere."""
+    sent = -1
+
+    def unseen(response: query_service_pb2.WatchOrderResponse) -> bool:
+        nonlocal sent
+        if response.order.version <= sent:
+            return False
+        sent = response.order.version
+        return True
+
+    return unseen
+
+
+class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
+    peer_stub = command_service_pb2_grpc.OrderCommandServiceStub
+
+    def __init__(self, orders: Orders, routes: Routes) -> None:
+        self.orders = orders
+        self.routes = routes
+
+    @routed(_place, _order_partition)
+    async def PlaceOrder(  # type: ignore[override]
+        self, command: PlaceOrder, context: grpc.aio.ServicerContext
+    ) -> command_service_pb2.PlaceOrderResponse:
+        placed = await self.orders.place(command)
+        position = None
+        if placed.position is not None:
+            position = command_service_pb2.LogPosition(partition=placed.position.partition, offset=placed.position.offset)
+        return command_service_pb2.PlaceOrderResponse(order=placed.value, position=position, created=placed.created)
+
+
+class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
+    peer_stub = query_service_pb2_grpc.OrderQueryServiceStub
+
+    def __init__(self, orders: Orders, routes: Routes) -> None:
+        self.orders = orders
+        self.routes = routes
+
+    @routed(lambda request: GetOrder(request.order_id, _min_position(request)), _order_partition)
+    async def GetOrder(  # type: ignore[override]
+        self, query: GetOrder, context: grpc.aio.ServicerContext
+    ) -> query_service_pb2.GetOrderResponse:
+        return query_service_pb2.GetOrderResponse(order=await self.orders.get(query))
+
+    @routed(lambda request: WatchOrder(request.order_id, _min_position(request)), _order_partition, _newer_versions)
+    async def WatchOrder(  # type: ignore[override]
+        self, query: WatchOrder, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
+        async for order in self.orders.watch(query):
+            yield query_service_pb2.WatchOrderResponse(order=order)

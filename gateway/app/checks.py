@@ -1,0 +1,91 @@
+"""Checks of request shape. Business rules stay with the validators: an
+order with a negative quantity is well-formed, and fails its details check."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from gateway.app.errors import FieldViolation, InvalidRequest
+from oms.customers.v1 import customers_pb2
+
+ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+MAX_PRODUCT_LENGTH = 64
+# A pragmatic address check (RFC 5321 sizes, dot-atom local part, DNS labels),
+# not full RFC 5322: what a confirmation email can be sent to.
+EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+MAX_EMAIL_LENGTH = 254
+MAX_TEXT_LENGTH = 256
+KNOWN_LEVELS = frozenset(customers_pb2.CustomerLevel.values())
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def require(violations: list[FieldViolation]) -> None:
+    """Raises InvalidRequest naming every bad field, if any."""
+    if violations:
+        raise InvalidRequest(violations)
+
+
+def order_id_violations(order_id: str, field: str = "order_id") -> list[FieldViolation]:
+    if not order_id:
+        return [FieldViolation(field, "is required")]
+    if not ORDER_ID.fullmatch(order_id):
+        return [FieldViolation(field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")]
+    return []
+
+
+def product_violations(product: str, field: str = "product") -> list[FieldViolation]:
+    if not product:
+        return [FieldViolation(field, "is required")]
+    if len(product) > MAX_PRODUCT_LENGTH:
+        return [FieldViolation(field, f"must be at most {MAX_PRODUCT_LENGTH} characters")]
+    return []
+
+
+def place_order_violations(order_id: str, customer_id: int, product: str, price: float) -> list[FieldViolation]:
+    violations = order_id_violations(order_id) + product_violations(product)
+    if customer_id <= 0:
+        violations.append(FieldViolation("customer_id", "must be greater than 0"))
+    if not math.isfinite(price):
+        violations.append(FieldViolation("price", "must be a finite number"))
+    return violations
+
+
+def stock_violations(product: str, quantity: int) -> list[FieldViolation]:
+    violations = product_violations(product)
+    if quantity < 0:
+        violations.append(FieldViolation("quantity", "must be 0 or more"))
+    return violations
+
+
+def customer_id_violations(customer_id: int, field: str = "customer_id") -> list[FieldViolation]:
+    return [] if customer_id > 0 else [FieldViolation(field, "must be greater than 0")]
+
+
+def customer_violations(customer: customers_pb2.Customer, prefix: str = "customer.") -> list[FieldViolation]:
+    violations = customer_id_violations(customer.customer_id, prefix + "customer_id")
+    if not customer.email:
+        violations.append(FieldViolation(prefix + "email", "is required"))
+    elif len(customer.email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(customer.email):
+        violations.append(FieldViolation(prefix + "email", "must be an email address such as jo@example.com"))
+    if customer.level not in KNOWN_LEVELS:
+        violations.append(FieldViolation(prefix + "level", f"unknown level {customer.level}"))
+    for name in ("first_name", "last_name", "address"):
+        value = getattr(customer, name)
+        if len(value) > MAX_TEXT_LENGTH or any(ord(c) < 32 for c in value):
+            violations.append(
+                FieldViolation(prefix + name, f"must be at most {MAX_TEXT_LENGTH} characters, without control characters")
+            )
+    return violations
+
+
+def payment_violations(payment_id: str, order_id: str, amount: float, currency: str) -> list[FieldViolation]:
+    violations = order_id_violations(payment_id, "payment_id") + order_id_violations(order_id, "order_id")
+    if not math.isfinite(amount) or amount <= 0:
+        violations.append(FieldViolation("amount", "must be a finite number greater than 0"))
+    if not CURRENCY.fullmatch(currency):
+        violations.append(FieldViolation("currency", "must be an ISO 4217 code of three capital letters, such as EUR"))
+    return violations

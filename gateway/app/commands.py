@@ -1,0 +1,89 @@
+"""The commands and queries the handlers take. Each checks its own shape
+when made (InvalidRequest names every bad field), so a command that exists
+is well-formed, and a malformed call is refused before it is routed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.app import checks
+from oms.customers.v1 import customers_pb2
+from orders.domain import OrderDetails
+
+# (partition, offset) in the orders topic: what a read waits for first.
+OrderPosition = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    order_id: str
+    customer_id: int
+    product: str
+    quantity: int
+    price: float
+
+    def __post_init__(self) -> None:
+        checks.require(checks.place_order_violations(self.order_id, self.customer_id, self.product, self.price))
+
+    @property
+    def details(self) -> OrderDetails:
+        return OrderDetails(self.order_id, self.customer_id, self.product, self.quantity, self.price)
+
+
+@dataclass(frozen=True)
+class SetStock:
+    product: str
+    quantity: int
+
+    def __post_init__(self) -> None:
+        checks.require(checks.stock_violations(self.product, self.quantity))
+
+
+@dataclass(frozen=True)
+class UpsertCustomer:
+    customer: customers_pb2.Customer
+
+    def __post_init__(self) -> None:
+        checks.require(checks.customer_violations(self.customer))
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    payment_id: str
+    order_id: str
+    amount: float
+    currency: str
+
+    def __post_init__(self) -> None:
+        checks.require(checks.payment_violations(self.payment_id, self.order_id, self.amount, self.currency))
+
+
+@dataclass(frozen=True)
+class GetOrder:
+    order_id: str
+    # Answer only once the view has reached this position (read your writes).
+    min_position: OrderPosition | None = None
+
+    def __post_init__(self) -> None:
+        checks.require(checks.order_id_violations(self.order_id))
+
+
+@dataclass(frozen=True)
+class WatchOrder(GetOrder):
+    pass
+
+
+@dataclass(frozen=True)
+class GetStock:
+    product: str
+
+    def __post_init__(self) -> None:
+        checks.require(checks.product_violations(self.product))
+
+
+@dataclass(frozen=True)
+class GetCustomer:
+    customer_id: int
+
+    def __post_init__(self) -> None:
+        checks.require(checks.customer_id_violations(self.customer_id))

@@ -1,0 +1,74 @@
+"""What a handler can fail with. The api layer maps each to a gRPC status
+(gateway/api/errors.py); nothing here knows gRPC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class AppError(Exception):
+    """An error to answer a call with."""
+
+
+class InvalidRequest(AppError):
+    """The request is not well-formed: each bad field is named."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        self.violations = list(violations)
+
+
+class NotFound(AppError):
+    def __init__(self, kind: str, name: str, description: str) -> None:
+        super().__init__(description)
+        self.kind = kind
+        self.name = name
+        self.description = description
+
+
+class AlreadyExists(AppError):
+    """An id was already used with other content. `reason` is machine-readable
+    (ORDER_ID_REUSED, PAYMENT_ID_REUSED); `metadata` names the id."""
+
+    def __init__(self, message: str, reason: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.metadata = metadata
+
+
+class Unavailable(AppError):
+    """Not now: the client may retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+class Overloaded(AppError):
+    """This instance already serves its limit of calls."""
+
+    def __init__(self, limit: int, retry_after_s: float = 0.5) -> None:
+        super().__init__(f"this gateway instance already serves {limit} calls; try again shortly")
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+
+
+class PartitionMoved(Unavailable):
+    """The partition a call waits on, or is about to write to, now belongs to
+    another gateway instance: its view here stops. The api layer goes on at
+    the new owner; a call without one answers UNAVAILABLE, for the client to
+    retry."""
+
+    def __init__(self, tp: TopicPartition) -> None:
+        super().__init__(f"{tp[0]}[{tp[1]}] moved to another gateway instance", retry_after_s=0.1)
+        self.tp = tp

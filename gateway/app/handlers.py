@@ -1,0 +1,322 @@
+"""The use cases: command and query handlers over the ports. Each reads,
+decides and writes; errors are raised as gateway.app.errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from gateway.app.commands import (
+    GetCustomer,
+    GetOrder,
+    GetStock,
+    PlaceOrder,
+    RecordPayment,
+    SetStock,
+    UpsertCustomer,
+    WatchOrder,
+)
+from gateway.app.errors import AlreadyExists, NotFound, Unavailable
+from gateway.app.ports import EventLog, Position, ReadModel, TopicPartition, Updates
+from gateway.app.writes import IdempotentWrites, Record, Written, record
+from oms.customers.v1 import customers_pb2
+from oms.inventory.v1 import inventory_pb2
+from oms.orders.v1 import order_pb2
+from oms.payments.v1 import payments_pb2
+from orders import codec
+from orders.domain import Order, OrderDetails
+from streams.topics import Topics
+
+TERMINAL = frozenset(
+    {
+        order_pb2.ORDER_STATE_VALIDATED,
+        order_pb2.ORDER_STATE_FAILED,
+        order_pb2.ORDER_STATE_SHIPPED,
+        order_pb2.ORDER_STATE_CANCELLED,
+    }
+)
+
+
+def _details_of(order: order_pb2.Order) -> OrderDetails:
+    return OrderDetails(order.order_id, order.customer_id, order.product, order.quantity, order.price)
+
+
+class Orders:
+    """Places orders (the instance owning the order's partition writes them)
+    and answers from the view of that instance."""
+
+    def __init__(
+        self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, placed: Callable[[], None] = lambda: None
+    ) -> None:
+        self._reads = reads
+        self._writes = writes
+        self._topics = topics
+        # Called once per OrderPlaced written (the orders placed metric).
+        self._placed = placed
+
+    def partition(self, order_id: str) -> TopicPartition:
+        return self._reads.partition_of(self._topics.orders, order_id.encode())
+
+    def _require_ready(self) -> None:
+        if not self._reads.orders_ready():
+            raise Unavailable("the order view is still catching up with the log")
+
+    async def place(self, command: PlaceOrder) -> Written[order_pb2.Order]:
+        self._require_ready()
+        details = command.details
+
+        def make() -> Record[order_pb2.Order]:
+            order = Order.place(details)
+            (event,) = codec.events_to_pb(order, order.collect_events())
+            return Record(self._topics.orders, details.order_id.encode(), event.SerializeToString(), event.order)
+
+        async def settle(position: Position, placed: Record[order_pb2.Order]) -> order_pb2.Order:
+            self._placed()
+            await self._reads.reached(position)
+            # The order as placed: by now the view may already show a
+            # verdict, which WatchOrder reports as the change it is.
+            assert placed.as_written is not None
+            return placed.as_written
+
+        return await self._writes.write(
+            "order",
+            details.order_id,
+            self.partition(details.order_id),
+            make,
+            settle,
+            find=lambda: self._before_placing(details.order_id),
+            same=lambda existing: _details_of(existing) == details,
+            reused=lambda: AlreadyExists(
+                f"order {details.order_id} was already placed with other content",
+                "ORDER_ID_REUSED",
+                order_id=details.order_id,
+            ),
+        )
+
+    async def _before_placing(self, order_id: str) -> order_pb2.Order | None:
+        """The order, or None if it was never placed, for the partition's owner.
+
+        Once the view has caught up with its partition since it was assigned,
+        every placement goes through this instance, so the view is enough; the
+        log's end is asked only until then.
+        """
+        order = self._reads.order(order_id)
+        if order is None and not self._reads.current(self.partition(order_id)):
+            return await self._when_known(order_id)
+        return order
+
+    async def _when_known(self, order_id: str) -> order_pb2.Order | None:
+        """The order, or None once the view has caught up and still lacks it."""
+        order = self._reads.order(order_id)
+        if order is None:
+            await self._reads.caught_up(self.partition(order_id))
+            order = self._reads.order(order_id)
+        return order
+
+    async def get(self, query: GetOrder) -> order_pb2.Order:
+        self._require_ready()
+        if query.min_position is not None:
+            partition, offset = query.min_position
+            await self._reads.reached(Position(self._topics.orders, partition, offset))
+        order = await self._when_known(query.order_id)
+        if order is None:
+            raise NotFound("order", query.order_id, f"no order {query.order_id}")
+        return order
+
+    async def watch(self, query: WatchOrder) -> AsyncIterator[order_pb2.Order]:
+        """The order now, then each change, until it is terminal."""
+        # Registered before the first read, so no change can slip in between.
+        with self._reads.watch_order(query.order_id, self.partition(query.order_id)) as updates:
+            order = await self.get(query)
+            yield order
+            while order.state not in TERMINAL:
+                newer = await updates.get()
+                if newer.version > order.version:
+                    order = newer
+                    yield order
+
+
+class Inventory:
+    # How long SetStock waits for the inventory check to apply a new level.
+    APPLY_TIMEOUT_S = 15.0
+
+    def __init__(self, reads: ReadModel, writes: IdempotentWrites, topics: Topics) -> None:
+        self._reads = reads
+        self._writes = writes
+        self._topics = topics
+
+    def partition(self, product: str) -> TopicPartition:
+        return self._reads.partition_of(self._topics.inventory_levels, product.encode())
+
+    async def set(self, command: SetStock) -> inventory_pb2.InventoryLevel:
+        update_id = uuid.uuid4().hex
+        level = inventory_pb2.StockLevel(product=command.product, quantity=command.quantity, update_id=update_id)
+        tp = self.partition(command.product)
+        # Watched before writing: the level the inventory check applies comes
+        # back on inventory-levels, not at the written position.
+        with self._reads.watch_stock(command.product, tp) as updates:
+
+            async def settle(_position: Position, _level: object) -> inventory_pb2.InventoryLevel:
+                try:
+                    return await asyncio.wait_for(_applied(updates, update_id), self.APPLY_TIMEOUT_S)
+                except TimeoutError:
+                    raise Unavailable(
+                        "the stock level is recorded but the inventory check has not applied it yet", retry_after_s=5
+                    ) from None
+
+            written = await self._writes.write(
+                "stock level",
+                command.product,
+                tp,
+                lambda: Record(self._topics.warehouse_inventory, command.product.encode(), level.SerializeToString()),
+                settle,
+            )
+        return written.value
+
+    async def get(self, query: GetStock) -> inventory_pb2.InventoryLevel:
+        if not self._reads.orders_ready():
+            raise Unavailable("the order view is still catching up with the log")
+        level = self._reads.stock(query.product)
+        if level is None or not level.stocked:
+            raise NotFound("product", query.product, f"no stock record for product {query.product}")
+        return level
+
+
+async def _applied(updates: Updates[inventory_pb2.InventoryLevel], update_id: str) -> inventory_pb2.InventoryLevel:
+    level = None
+    while level is None or level.update_id != update_id:
+        level = await updates.get()
+    return level
+
+
+def _require_tables(reads: ReadModel) -> None:
+    if not reads.tables_healthy():
+        raise Unavailable("the customers and payments tables are not being updated")
+
+
+def customer_record_key(customer_id: int) -> bytes:
+    """The key of a customer on the `customers` topic."""
+    return str(customer_id).encode()
+
+
+def normalized(customer: customers_pb2.Customer) -> customers_pb2.Customer:
+    """The record as stored: an unspecified level is bronze."""
+    stored = customers_pb2.Customer()
+    stored.CopyFrom(customer)
+    if stored.level == customers_pb2.CUSTOMER_LEVEL_UNSPECIFIED:
+        stored.level = customers_pb2.CUSTOMER_LEVEL_BRONZE
+    return stored
+
+
+class Customers:
+    """Customers go to the compacted `customers` topic (key: customer id) and
+    are read back from the customers table, which every instance holds."""
+
+    def __init__(self, reads: ReadModel, log: EventLog, topics: Topics) -> None:
+        self._reads = reads
+        self._log = log
+        self._topics = topics
+
+    async def upsert(self, command: UpsertCustomer) -> customers_pb2.Customer:
+        _require_tables(self._reads)
+        stored = normalized(command.customer)
+        position = await record(
+            self._log, "customer", self._topics.customers, customer_record_key(stored.customer_id), stored.SerializeToString()
+        )
+        # Read your writes: a GetCustomer after this answer sees the customer.
+        await self._reads.reached(position)
+        return stored
+
+    async def get(self, query: GetCustomer) -> customers_pb2.Customer:
+        _require_tables(self._reads)
+        # The customer as the log has it now: the table first catches up with
+        # the customer's partition, so that any gateway instance answers with
+        # the latest upsert acknowledged before the call.
+        await self._reads.caught_up(self._reads.partition_of(self._topics.customers, customer_record_key(query.customer_id)))
+        customer = self._reads.customer(query.customer_id)
+        if customer is None:
+            raise NotFound("customer", str(query.customer_id), f"no customer {query.customer_id}")
+        return customer
+
+
+def _same_payment(stored: payments_pb2.Payment, command: RecordPayment) -> bool:
+    return (stored.order_id, stored.currency, stored.amount) == (command.order_id, command.currency, command.amount)
+
+
+class Payments:
+    """Payments go to `payments` (key: payment id), idempotently: as for
+    PlaceOrder, every call for one payment id is served by one instance (the
+    id picks an owner as an order id would), which looks the id up in the
+    payments table (once caught up with the id's partition) before writing."""
+
+    def __init__(self, reads: ReadModel, writes: IdempotentWrites, topics: Topics) -> None:
+        self._reads = reads
+        self._writes = writes
+        self._topics = topics
+
+    def partition(self, payment_id: str) -> TopicPartition:
+        return self._reads.partition_of(self._topics.orders, payment_id.encode())
+
+    async def record(self, command: RecordPayment) -> Written[payments_pb2.Payment]:
+        _require_tables(self._reads)
+        payment_id = command.payment_id
+
+        def make() -> Record[payments_pb2.Payment]:
+            payment = payments_pb2.Payment(
+                payment_id=payment_id, order_id=command.order_id, currency=command.currency, amount=command.amount
+            )
+            payment.recorded_at.FromMilliseconds(int(time.time() * 1000))
+            return Record(self._topics.payments, payment_id.encode(), payment.SerializeToString(), payment)
+
+        async def settle(position: Position, recorded: Record[payments_pb2.Payment]) -> payments_pb2.Payment:
+            await self._reads.reached(position)
+            found = self._reads.payment(payment_id)
+            if found is None:
+                assert recorded.as_written is not None
+                return recorded.as_written
+            return found
+
+        return await self._writes.write(
+            "payment",
+            payment_id,
+            self.partition(payment_id),
+            make,
+            settle,
+            find=lambda: self._when_known(payment_id),
+            same=lambda existing: _same_payment(existing, command),
+            reused=lambda: AlreadyExists(
+                f"payment {payment_id} was already recorded with other content", "PAYMENT_ID_REUSED", payment_id=payment_id
+            ),
+        )
+
+    async def _when_known(self, payment_id: str) -> payments_pb2.Payment | None:
+        found = self._reads.payment(payment_id)
+        if found is None:
+            await self._reads.caught_up(self._reads.partition_of(self._topics.payments, payment_id.encode()))
+            found = self._reads.payment(payment_id)
+        return found
+
+
+@dataclass(frozen=True)
+class App:
+    """Every handler of the gateway, as bootstrap wires them."""
+
+    orders: Orders
+    inventory: Inventory
+    customers: Customers
+    payments: Payments
+
+
+def build_app(
+    reads: ReadModel, log: EventLog, topics: Topics, placed: Callable[[], None] = lambda: None
+) -> App:
+    writes = IdempotentWrites(log, reads)
+    return App(
+        Orders(reads, writes, topics, placed),
+        Inventory(reads, writes, topics),
+        Customers(reads, log, topics),
+        Payments(reads, writes, topics),
+    )

@@ -1,0 +1,109 @@
+"""The ports the handlers work through. Adapters (gateway/adapters/) and
+test fakes subclass them; only gateway/bootstrap.py picks which."""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from typing import Generic, NamedTuple, TypeVar
+
+from oms.customers.v1 import customers_pb2
+from oms.inventory.v1 import inventory_pb2
+from oms.orders.v1 import order_pb2
+from oms.payments.v1 import payments_pb2
+
+T = TypeVar("T", covariant=True)
+TopicPartition = tuple[str, int]
+
+
+class Position(NamedTuple):
+    """Where a record is in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def tp(self) -> TopicPartition:
+        return (self.topic, self.partition)
+
+
+class EventLogError(Exception):
+    """A write to the log failed (the adapter wraps its driver's error)."""
+
+
+class EventLog(abc.ABC):
+    @abc.abstractmethod
+    async def publish(self, topic: str, key: bytes, value: bytes) -> Position:
+        """Appends a record; returns once the log has acknowledged it.
+        Raises EventLogError if it cannot."""
+
+
+class Updates(abc.ABC, Generic[T]):
+    """Each new value of one read model entry, in order (a value may come
+    twice); `get` raises PartitionMoved once the entry's partition has gone
+    to another instance."""
+
+    @abc.abstractmethod
+    async def get(self) -> T: ...
+
+
+class ReadModel(abc.ABC):
+    """What the gateway knows of the log: the order view (orders, stock),
+    split by partition between instances, and the customers and payments
+    tables, which every instance holds whole."""
+
+    # -- where keys live, and what is here
+    @abc.abstractmethod
+    def partition_of(self, topic: str, key: bytes) -> TopicPartition: ...
+
+    @abc.abstractmethod
+    def holds(self, tp: TopicPartition) -> bool:
+        """Whether tp's view is kept here (the one place writes for its keys
+        may be made)."""
+
+    @abc.abstractmethod
+    def current(self, tp: TopicPartition) -> bool:
+        """Whether the view of tp has caught up with the log since tp was
+        assigned here (from then on every write for its keys goes through
+        this instance)."""
+
+    @abc.abstractmethod
+    def orders_ready(self) -> bool:
+        """Whether the order view has caught up with the log once."""
+
+    @abc.abstractmethod
+    def tables_healthy(self) -> bool:
+        """Whether the customers and payments tables are being updated."""
+
+    # -- waiting
+    @abc.abstractmethod
+    async def reached(self, position: Position) -> None:
+        """Returns once the read model holds the record at position; raises
+        PartitionMoved if its partition leaves this instance meanwhile."""
+
+    @abc.abstractmethod
+    async def caught_up(self, tp: TopicPartition) -> None:
+        """Returns once the read model holds everything committed to tp so far."""
+
+    # -- lookups
+    @abc.abstractmethod
+    def order(self, order_id: str) -> order_pb2.Order | None: ...
+
+    @abc.abstractmethod
+    def stock(self, product: str) -> inventory_pb2.InventoryLevel | None: ...
+
+    @abc.abstractmethod
+    def customer(self, customer_id: int) -> customers_pb2.Customer | None: ...
+
+    @abc.abstractmethod
+    def payment(self, payment_id: str) -> payments_pb2.Payment | None: ...
+
+    # -- watches: registered before the first read, no change slips in between
+    @abc.abstractmethod
+    def watch_order(self, order_id: str, tp: TopicPartition) -> AbstractContextManager[Updates[order_pb2.Order]]: ...
+
+    @abc.abstractmethod
+    def watch_stock(
+        self, product: str, tp: TopicPartition
+    ) -> AbstractContextManager[Updates[inventory_pb2.InventoryLevel]]: ...

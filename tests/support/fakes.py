@@ -1,0 +1,228 @@
+"""In-memory stand-ins for the gateway's ports, for unit tests of the
+handlers and servicers (through gateway.bootstrap): no Kafka, no LevelDB.
+
+`InMemoryEventLog` appends to lists and hands every record to its
+subscribers; `InMemoryReadModel` subscribed to it projects what the gateway's
+projectors would (orders, stock applied by the inventory check at once,
+customers, payments) and wakes waiters and watchers, unless told to hold
+records back (`auto_apply=False`, then `apply_pending()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from gateway.app.errors import PartitionMoved
+from gateway.app.ports import EventLog, EventLogError, Position, ReadModel, TopicPartition, Updates
+from oms.customers.v1 import customers_pb2
+from oms.inventory.v1 import inventory_pb2
+from oms.orders.v1 import order_pb2
+from oms.payments.v1 import payments_pb2
+from orders import codec
+from streams.partitioning import partition_for
+from streams.topics import Topics
+
+T = TypeVar("T")
+PARTITIONS = 3
+Subscriber = Callable[[str, bytes, bytes, Position], None]
+
+
+class InMemoryEventLog(EventLog):
+    def __init__(self, partitions: int = PARTITIONS, start_offset: int = 0) -> None:
+        self.partitions = partitions
+        self.records: list[tuple[str, bytes, bytes]] = []
+        # Each partition's next offset (a log that begins at start_offset).
+        self._ends: dict[TopicPartition, int] = defaultdict(lambda: start_offset)
+        self.subscribers: list[Subscriber] = []
+        # Set to make every write fail (a broker out of reach).
+        self.failure: str | None = None
+        # Runs as each write is made (before it is acknowledged).
+        self.on_publish: Callable[[], None] = lambda: None
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> Position:
+        if self.failure is not None:
+            raise EventLogError(self.failure)
+        self.on_publish()
+        partition = partition_for(key, self.partitions)
+        position = Position(topic, partition, self._ends[(topic, partition)])
+        self._ends[(topic, partition)] += 1
+        self.records.append((topic, key, value))
+        for subscriber in self.subscribers:
+            subscriber(topic, key, value, position)
+        return position
+
+    def written(self, topic: str) -> list[bytes]:
+        return [key for t, key, _ in self.records if t == topic]
+
+    def end(self, tp: TopicPartition) -> int:
+        """The next offset of tp (0 if nothing was ever written there)."""
+        return self._ends[tp] if tp in self._ends else 0
+
+
+class _Queue(Updates[T]):
+    def __init__(self, tp: TopicPartition) -> None:
+        self.tp = tp
+        self.queue: asyncio.Queue[T | None] = asyncio.Queue()
+        self.moved = False
+
+    async def get(self) -> T:
+        value = await self.queue.get()
+        if self.moved or value is None:
+            raise PartitionMoved(self.tp)
+        return value
+
+
+class InMemoryReadModel(ReadModel):
+    def __init__(self, log: InMemoryEventLog | None = None, topics: Topics | None = None, partitions: int = PARTITIONS) -> None:
+        self.topics = topics or Topics()
+        self.partitions = partitions
+        self.log = log
+        self.orders: dict[str, order_pb2.Order] = {}
+        self.levels: dict[str, inventory_pb2.InventoryLevel] = {}
+        self.customers: dict[int, customers_pb2.Customer] = {}
+        self.payments: dict[str, payments_pb2.Payment] = {}
+        self.ready = True
+        self.healthy = True
+        # Partitions not held here (moved to another instance).
+        self.gone: set[TopicPartition] = set()
+        # Partitions the view has not caught up with since assignment.
+        self.behind: set[TopicPartition] = set()
+        self.auto_apply = True
+        self.pending: list[tuple[str, bytes, bytes, Position]] = []
+        self._applied: dict[TopicPartition, int] = defaultdict(lambda: -1)
+        self._waiters: list[tuple[Position, asyncio.Future[None]]] = []
+        self._watchers: dict[tuple[str, str], list[_Queue[Any]]] = defaultdict(list)
+        self.caught_up_calls: list[TopicPartition] = []
+        # Runs while caught_up asks the log's end.
+        self.on_caught_up: Callable[[TopicPartition], None] = lambda _tp: None
+        if log is not None:
+            log.subscribers.append(self._received)
+
+    # -- driving the fake
+    def _received(self, topic: str, key: bytes, value: bytes, position: Position) -> None:
+        if self.auto_apply:
+            self.apply(topic, key, value, position)
+        else:
+            self.pending.append((topic, key, value, position))
+
+    def apply_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        for record in pending:
+            self.apply(*record)
+
+    def apply(self, topic: str, key: bytes, value: bytes, position: Position) -> None:
+        """What the projectors (and, for stock, the inventory check) make of a record."""
+        if topic == self.topics.orders:
+            order = codec.decode_event(value).order
+            before = self.orders.get(order.order_id)
+            if before is None or before.version < order.version:
+                self.orders[order.order_id] = order
+                self._notify(("order", order.order_id), order)
+        elif topic == self.topics.warehouse_inventory:
+            stock = inventory_pb2.StockLevel.FromString(value)
+            before = self.levels.get(stock.product, inventory_pb2.InventoryLevel(product=stock.product))
+            level = inventory_pb2.InventoryLevel(
+                product=stock.product, stocked=True, quantity=stock.quantity, reserved=before.reserved, update_id=stock.update_id
+            )
+            self.levels[stock.product] = level
+            self._notify(("stock", stock.product), level)
+        elif topic == self.topics.customers:
+            customer = customers_pb2.Customer.FromString(value)
+            self.customers[customer.customer_id] = customer
+        elif topic == self.topics.payments:
+            self.payments[key.decode()] = payments_pb2.Payment.FromString(value)
+        self._applied[position.tp] = max(self._applied[position.tp], position.offset)
+        for waited, future in self._waiters:
+            if waited.tp == position.tp and waited.offset <= position.offset and not future.done():
+                future.set_result(None)
+
+    def move_away(self, tp: TopicPartition) -> None:
+        """A rebalance gives tp to another instance."""
+        self.gone.add(tp)
+        for waited, future in self._waiters:
+            if waited.tp == tp and not future.done():
+                future.set_exception(PartitionMoved(tp))
+        for watchers in self._watchers.values():
+            for watch in watchers:
+                if watch.tp == tp:
+                    watch.moved = True
+                    watch.queue.put_nowait(None)
+
+    def _notify(self, key: tuple[str, str], value: object) -> None:
+        for watch in self._watchers.get(key, ()):
+            watch.queue.put_nowait(value)
+
+    # -- the port
+    def partition_of(self, topic: str, key: bytes) -> TopicPartition:
+        return (topic, partition_for(key, self.partitions))
+
+    def holds(self, tp: TopicPartition) -> bool:
+        return tp not in self.gone
+
+    def current(self, tp: TopicPartition) -> bool:
+        return tp not in self.behind
+
+    def orders_ready(self) -> bool:
+        return self.ready
+
+    def tables_healthy(self) -> bool:
+        return self.healthy
+
+    async def reached(self, position: Position) -> None:
+        if self._applied[position.tp] >= position.offset:
+            return
+        if not self.holds(position.tp):
+            raise PartitionMoved(position.tp)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((position, future))
+        try:
+            await future
+        finally:
+            self._waiters = [(p, f) for p, f in self._waiters if f is not future]
+
+    async def caught_up(self, tp: TopicPartition) -> None:
+        self.caught_up_calls.append(tp)
+        await asyncio.sleep(0)
+        self.on_caught_up(tp)
+        end = 0 if self.log is None else self.log.end(tp)
+        if end:
+            await self.reached(Position(tp[0], tp[1], end - 1))
+
+    def order(self, order_id: str) -> order_pb2.Order | None:
+        return self.orders.get(order_id)
+
+    def stock(self, product: str) -> inventory_pb2.InventoryLevel | None:
+        return self.levels.get(product)
+
+    def customer(self, customer_id: int) -> customers_pb2.Customer | None:
+        return self.customers.get(customer_id)
+
+    def payment(self, payment_id: str) -> payments_pb2.Payment | None:
+        return self.payments.get(payment_id)
+
+    @contextmanager
+    def _watch(self, key: tuple[str, str], tp: TopicPartition) -> Iterator[_Queue[Any]]:
+        watch: _Queue[Any] = _Queue(tp)
+        if not self.holds(tp):
+            watch.moved = True
+            watch.queue.put_nowait(None)
+        self._watchers[key].append(watch)
+        try:
+            yield watch
+        finally:
+            self._watchers[key].remove(watch)
+
+    def watch_order(self, order_id: str, tp: TopicPartition) -> Any:
+        return self._watch(("order", order_id), tp)
+
+    def watch_stock(self, product: str, tp: TopicPartition) -> Any:
+        return self._watch(("stock", product), tp)
+
+
+def in_memory() -> tuple[InMemoryEventLog, InMemoryReadModel]:
+    log = InMemoryEventLog()
+    return log, InMemoryReadModel(log)

@@ -1,0 +1,31 @@
+"""A gateway built by gateway.bootstrap over in-memory ports (tests/support/
+fakes.py), served on free ports in the test's own event loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+
+from gateway.bootstrap import Gateway, bootstrap
+from streams.metrics import Metrics
+from topology.config import Config
+from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
+
+
+@asynccontextmanager
+async def serving(
+    event_log: InMemoryEventLog, read_model: InMemoryReadModel, max_calls: int = 100
+) -> AsyncIterator[tuple[Gateway, grpc.aio.Channel]]:
+    gateway = await bootstrap(
+        Config.load({}, grpc_port=0, peer_port=0, max_calls=max_calls),
+        metrics=Metrics(),
+        event_log=event_log,
+        read_model=read_model,
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            yield gateway, channel
+    finally:
+        await gateway.stop(0)
