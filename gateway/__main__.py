@@ -4,8 +4,9 @@ import asyncio
 import signal
 
 from gateway.bootstrap import run
-from streams.service import begin_service, create_topics, exit_if_stuck, start_metrics
+from streams.service import begin_service, exit_if_stuck
 from streams.settings import Settings
+from topology.service import create_topics, start_metrics
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -27,9 +27,11 @@ from gateway.view import View
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from streams.kafka import Publisher, ViewConsumer, admin_client, group_members, partition_count
-from streams.metrics import GrpcMetricsInterceptor, Metrics, process_metrics
+from streams.metrics import Metrics, process_metrics
 from streams.settings import Settings
-from streams.topics import Topics
+from topology.grpc import GrpcMetricsInterceptor
+from topology.metrics import OrderMetrics
+from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
     member = topics.group(f"order-view-{settings.instance_id}")
     view_group = topics.group("order-view")
     metrics = metrics or process_metrics()
+    order_metrics = OrderMetrics.of(metrics)
     # Outermost first: the metrics see the status that RequestErrors answers
     # with, a shed call's included.
     server = grpc.aio.server(
@@ -116,7 +119,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
 
     projector = order_projector(
         consumer, view, topics, notifier.progress_threadsafe,
-        on_order=metrics.observe_order, on_assigned=notifier.assigned_threadsafe
+        on_order=order_metrics.observe_order, on_assigned=notifier.assigned_threadsafe
     )
     publisher = Publisher(bootstrap, settings.extra_kafka)
     partitions = await asyncio.to_thread(partition_count, bootstrap, topics.orders)
@@ -134,7 +137,7 @@ async def start_gateway(settings: Settings, port: int | None = None, metrics: Me
         address, partitions, lambda: notifier.held, lambda: group_members(bootstrap, view_group, admin=admin)
     )
     command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(
-        OrderCommandService(reads, publisher, router, placed=metrics.orders_placed.inc), server
+        OrderCommandService(reads, publisher, router, placed=order_metrics.orders_placed.inc), server
     )
     query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(reads, router), server)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(reads, publisher, router), server)

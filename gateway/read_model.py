@@ -10,7 +10,7 @@ from gateway.view import View
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import command_service_pb2, order_pb2
 from streams.partitioning import partition_for
-from streams.topics import Topics
+from topology.topics import Topics
 
 
 class ReadModel:

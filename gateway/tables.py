@@ -28,7 +28,7 @@ from streams.kafka import ViewConsumer, partition_count
 from streams.partitioning import partition_for
 from streams.records import Record
 from streams.settings import Settings
-from streams.topics import Topics
+from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 

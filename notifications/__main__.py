@@ -2,8 +2,9 @@
 
 from notifications.bootstrap import run
 from notifications.settings import EmailSettings
-from streams.service import begin_service, create_topics, start_metrics, stop_on_signals
+from streams.service import begin_service, stop_on_signals
 from streams.settings import Settings
+from topology.service import create_topics, start_metrics
 
 begin_service("notifications")
 settings = Settings.from_env()

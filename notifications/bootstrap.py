@@ -8,21 +8,17 @@ import threading
 
 from notifications.mailer import Mailer, SmtpMailer
 from notifications.outbox import LevelDbSentLog
-from notifications.processor import EmailJoinProcessor
 from notifications.sender import EmailSender
 from notifications.settings import EmailSettings
 from streams.kafka import CommittingConsumer
-from streams.service import build_runner
 from streams.settings import Settings
-from streams.topics import Topics
+from topology.registry import EMAIL_JOIN
+from topology.service import build_runner
+from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 
 SENDER_NAME = "email-sender"
-
-
-def build_join(settings: Settings, email: EmailSettings) -> EmailJoinProcessor:
-    return EmailJoinProcessor(Topics(settings.namespace), email.payment_window_ms)
 
 
 def build_sender(settings: Settings, email: EmailSettings, mailer: Mailer | None = None) -> EmailSender:
@@ -45,7 +41,7 @@ def build_sender(settings: Settings, email: EmailSettings, mailer: Mailer | None
 
 def run(settings: Settings, email: EmailSettings, stop: threading.Event) -> int:
     """Runs both loops until stopped (0) or until one of them fails (1)."""
-    runner = build_runner(build_join(settings, email), settings)
+    runner = build_runner(EMAIL_JOIN.build(settings), settings)
     sender = build_sender(settings, email)
     failed = threading.Event()
 

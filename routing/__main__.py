@@ -1,9 +1,8 @@
 """python -m routing"""
 
-from routing.bootstrap import build_routing
-from routing.settings import RoutingSettings
-from streams.service import run_processor
 from streams.settings import Settings
+from topology.registry import ROUTING
+from topology.service import run_processor
 
 settings = Settings.from_env()
-run_processor(build_routing(settings, RoutingSettings.from_env()), settings)
+run_processor(ROUTING.build(settings), settings)

@@ -1,4 +1,5 @@
-"""Running a processor as a service: wiring from settings, signals, logging."""
+"""What every service process does: die with its supervisor, fewer malloc
+arenas, logging, signals and a bounded shutdown."""
 
 from __future__ import annotations
 
@@ -9,16 +10,6 @@ import sys
 import threading
 
 from streams import logs
-from streams.kafka import ensure_topics
-from streams.leveldb import LevelDbBackend
-from streams.metrics import MetricsServer, process_metrics, serve_metrics
-from streams.processor import Processor
-from streams.runner import ProcessorRunner
-from streams.settings import Settings
-from streams.topics import Topics
-
-STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
-
 
 # glibc's mallopt parameter number for the most malloc arenas.
 _M_ARENA_MAX = -8
@@ -71,42 +62,6 @@ def configure_logging(service: str) -> None:
     )
 
 
-def start_metrics(service: str, settings: Settings) -> MetricsServer:
-    """Serves this process's metrics and /ready on its port (OMS_METRICS_PORT)."""
-    return serve_metrics(service, settings.metrics_port, settings.instance_id, settings.namespace)
-
-
-def create_topics(settings: Settings) -> None:
-    ensure_topics(
-        settings.bootstrap_servers,
-        Topics(settings.namespace).all(STATEFUL_PROCESSORS),
-        settings.partitions,
-        settings.replication_factor,
-    )
-
-
-def build_runner(processor: Processor, settings: Settings) -> ProcessorRunner:
-    topics = Topics(settings.namespace)
-    member = f"{processor.name}-{settings.instance_id}"
-    backend = None
-    if processor.stateful:
-        backend = LevelDbBackend(settings.data_dir / "state" / topics.group(member))
-    return ProcessorRunner(
-        processor,
-        settings.bootstrap_servers,
-        group_id=topics.group(processor.name),
-        transactional_id=topics.group(member),
-        changelog_topic=topics.changelog(processor.name),
-        dead_letter_topic=topics.dead_letters,
-        backend=backend,
-        max_batch=settings.max_batch,
-        commit_interval_ms=settings.commit_interval_ms,
-        kafka_extra=settings.extra_kafka,
-        group_instance_id=topics.group(member),
-        metrics=process_metrics().runner(processor.name, topics),
-    )
-
-
 SHUTDOWN_GRACE_S = 10.0
 
 
@@ -130,11 +85,3 @@ def stop_on_signals() -> threading.Event:
         signal.signal(signum, request_stop)
     return stop
 
-
-def run_processor(processor: Processor, settings: Settings) -> None:
-    """The body of every processor's entry point."""
-    begin_service(processor.name)
-    start_metrics(processor.name, settings)
-    create_topics(settings)
-    stop = stop_on_signals()
-    build_runner(processor, settings).run(stop)

@@ -26,7 +26,7 @@ from gateway.services import OrderCommandService
 from gateway.view import View
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2
 from streams.partitioning import partition_for
-from streams.topics import Topics
+from topology.topics import Topics
 from tests.support.grpc_server import channel_to_server
 
 TOPICS = Topics()

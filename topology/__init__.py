@@ -1,0 +1,2 @@
+"""What composes the services and knows the domain: the topic catalogue, the
+processor registry, the domain's metrics, dead letters and wiring."""
