@@ -1,13 +1,6 @@
 """The domain's metrics: check outcomes and terminal orders counted from what
 processors commit, placements and placed-to-terminal latency from the
-gateway; and the metrics port of each kind of service.
-
-Ports: `OMS_METRICS_PORT` is a base (default 9400). A process listens on
-base + 10 * instance + the slot of its kind (`SLOTS`, in the order of
-`topology.registry.SERVICES`), so with OMS_INSTANCES=N every process on one
-machine has a port of its own: 9400 gateway-0, 9401 order-details-0, ...,
-9410 gateway-1, and so on. A base of 0 picks any free port.
-"""
+gateway. (Each service's metrics port: `topology.registry.metrics_port`.)"""
 
 from __future__ import annotations
 
@@ -18,25 +11,11 @@ from google.protobuf.message import DecodeError
 
 from oms.orders.v1 import events_pb2, order_pb2
 from orders.codec import TERMINAL_STATES_PB
-from streams.metrics import PORTS_PER_INSTANCE, SECONDS, Metrics, block_port
+from streams.metrics import SECONDS, Metrics
 from streams.records import Output
-from topology.registry import SERVICES
 from topology.topics import Topics
 
 log = logging.getLogger(__name__)
-
-# The slot of each kind of service within a block of 10 ports per instance.
-SLOTS = {service.kind: slot for slot, service in enumerate(SERVICES)}
-assert len(SLOTS) <= PORTS_PER_INSTANCE
-
-__all__ = ["PORTS_PER_INSTANCE", "SLOTS", "OrderMetrics", "enum_label", "metrics_port"]
-
-
-def metrics_port(base: int, service: str, instance_id: str) -> int:
-    """The port of one service instance: base + 10 * instance + slot; 0 for
-    any free port (base 0, an unknown kind or a non-numeric instance id)."""
-    return block_port(base, SLOTS.get(service), instance_id)
-
 
 def enum_label(enum: object, value: int, prefix: str) -> str:
     """CHECK_RESULT_PASS -> "pass"; an unknown number -> its digits."""

@@ -4,8 +4,14 @@ processors it runs, declared once.
 A processor's name and whether it keeps state are attributes of its class;
 here it gets its factory (from the settings). The changelog topics
 (`STATEFUL_PROCESSORS`), the launcher's processes (`SERVICES`) and the
-metrics port slots (`topology.metrics.SLOTS`) all derive from this list.
-Adding a processor means adding it here, not to the stream library.
+metrics port slots (`SLOTS`) all derive from this list. Adding a processor
+means adding it here, not to the stream library.
+
+Metrics ports: `OMS_METRICS_PORT` is a base (default 9400). A process
+listens on base + 10 * instance + the slot of its kind (its place in
+`SERVICES`), so with OMS_INSTANCES=N every process on one machine has a port
+of its own: 9400 gateway-0, 9401 order-details-0, ..., 9410 gateway-1, and
+so on. A base of 0 picks any free port.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from notifications.processor import EmailJoinProcessor
 from notifications.settings import EmailSettings
 from routing.processor import OrderRoutingProcessor
 from routing.settings import RoutingSettings
+from streams.metrics import PORTS_PER_INSTANCE, block_port
 from streams.processor import Processor
 from streams.settings import Settings
 from topology.deadletters import DeadLetters
@@ -86,3 +93,13 @@ PROCESSORS = tuple(spec for service in SERVICES for spec in service.processors)
 
 # Their changelog topics are created with the others.
 STATEFUL_PROCESSORS = tuple(spec.name for spec in PROCESSORS if spec.stateful)
+
+# The slot of each kind of service within a block of 10 ports per instance.
+SLOTS = {service.kind: slot for slot, service in enumerate(SERVICES)}
+assert len(SLOTS) <= PORTS_PER_INSTANCE
+
+
+def metrics_port(base: int, service: str, instance_id: str) -> int:
+    """The port of one service instance: base + 10 * instance + slot; 0 for
+    any free port (base 0, an unknown kind or a non-numeric instance id)."""
+    return block_port(base, SLOTS.get(service), instance_id)

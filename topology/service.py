@@ -10,8 +10,8 @@ from streams.runner import ProcessorRunner
 from streams.service import begin_service, stop_on_signals
 from streams.settings import Settings
 from topology.deadletters import DeadLetters
-from topology.metrics import OrderMetrics, metrics_port
-from topology.registry import STATEFUL_PROCESSORS
+from topology.metrics import OrderMetrics
+from topology.registry import STATEFUL_PROCESSORS, metrics_port
 from topology.topics import Topics
 
 

@@ -20,9 +20,10 @@ from oms.customers.v1 import customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
+from streams.metrics import PORTS_PER_INSTANCE
 from streams.settings import Settings
 from tests.support.ports import free_port_block
-from topology.metrics import PORTS_PER_INSTANCE, metrics_port
+from topology.registry import metrics_port
 from topology.service import create_topics
 
 

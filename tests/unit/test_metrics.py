@@ -25,7 +25,8 @@ from streams.runner import ProcessorRunner
 from streams.state import MemoryBackend
 from topology.deadletters import DeadLetters
 from topology.grpc import GrpcMetricsInterceptor
-from topology.metrics import SLOTS, OrderMetrics, metrics_port
+from topology.metrics import OrderMetrics
+from topology.registry import SLOTS, metrics_port
 from topology.topics import Topics
 from tests.support.grpc_server import channel_to_server
 
