@@ -101,7 +101,7 @@ class Platform:
 
     def metrics_url(self, service: str, instance: int = 0, path: str = "/metrics") -> str:
         """Where a service instance serves its metrics (service: "gateway",
-        "fraud-check", ...: the names of streams.metrics.SLOTS)."""
+        "fraud-check", ...: the names of topology.registry.SLOTS)."""
         port = metrics_port(int(self.env["OMS_METRICS_PORT"]), service, str(instance))
         return f"http://127.0.0.1:{port}{path}"
 
