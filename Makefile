@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 GRPCURL_VERSION := v1.9.3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test unit lint gen check-gen bench bench-quick clean
+.PHONY: setup run test unit lint imports gen check-gen bench bench-quick clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ test: setup lint check-gen
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/unit
 
-lint: $(VENV)/.installed
+lint: imports
 	$(BIN)/buf lint
+
+# Import boundaries (.importlinter): streams/ knows no domain, the domain does no I/O.
+imports: $(VENV)/.installed
+	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(BIN)/lint-imports
 
 gen: $(VENV)/.installed
 	PYTHON=$(BIN)/python scripts/gen-protos

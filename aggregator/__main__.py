@@ -1,8 +1,8 @@
 """python -m aggregator"""
 
-from aggregator.bootstrap import build_aggregator
-from streams.service import run_processor
 from topology.config import load_or_exit
+from topology.registry import AGGREGATOR
+from topology.service import run_processor
 
 settings = load_or_exit()
-run_processor(build_aggregator(settings), settings)
+run_processor(AGGREGATOR.build(settings), settings)

@@ -10,32 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from google.protobuf.message import DecodeError
-
 from aggregator.verdict import Verdict, decide, time_out
-from oms.orders.v1 import events_pb2
 from oms.validation.v1 import state_pb2
 from orders import codec
+from orders.codec import ORDER_EVENTS, VALIDATIONS
 from orders.domain import OrderState
-from streams.records import Output, PoisonRecord, Record
+from streams.codecs import STR, protobuf
+from streams.processor import Processor, decode
+from streams.records import Output, Record
 from streams.state import PartitionState
-from streams.topics import Topics
+from streams.stores import Store, Timers
+from topology.topics import Topics
 
 # How long a decided order is remembered to swallow late validations.
 DECIDED_RETENTION_MS = 10 * 60 * 1000
 
 
-def _pending_key(order_id: str) -> bytes:
-    return b"pending/" + order_id.encode()
-
-
-def _due_key(due_ms: int, order_id: str) -> bytes:
-    return b"due/%015d/" % due_ms + order_id.encode()
-
-
-class AggregatorProcessor:
+class AggregatorProcessor(Processor):
     name = "validation-aggregator"
     stateful = True
+
+    # Per order id: its verdict in the making, or that it was decided.
+    pending = Store("pending", STR, protobuf(state_pb2.PendingVerdict))
+    # Order ids by the PendingVerdict's deadline.
+    deadlines = Timers("due", STR)
 
     def __init__(self, topics: Topics, timeout_ms: int) -> None:
         self.topics = topics
@@ -48,27 +46,17 @@ class AggregatorProcessor:
         else:
             yield from self._on_validation(record, state)
 
-    def _load(self, state: PartitionState, order_id: str) -> state_pb2.PendingVerdict | None:
-        raw = state.get(_pending_key(order_id))
-        return None if raw is None else state_pb2.PendingVerdict.FromString(raw)
-
     def _save(self, state: PartitionState, order_id: str, pending: state_pb2.PendingVerdict, due_ms: int) -> None:
         """Stores the pending verdict, and moves its due-time index entry if
         the due time changed (each write is a changelog record)."""
         was_due_ms = pending.deadline.ToMilliseconds() if pending.HasField("deadline") else None
-        if was_due_ms != due_ms:
-            if was_due_ms is not None:
-                state.delete(_due_key(was_due_ms, order_id))
-            pending.deadline.FromMilliseconds(due_ms)
-            state.put(_due_key(due_ms, order_id), b"")
-        state.put(_pending_key(order_id), pending.SerializeToString())
+        self.deadlines.move(state, was_due_ms, due_ms, order_id)
+        pending.deadline.FromMilliseconds(due_ms)
+        self.pending.put(state, order_id, pending)
 
     def _on_order_event(self, record: Record, state: PartitionState) -> Iterator[Output]:
-        try:
-            event = codec.decode_event(record.value)
-        except codec.UndecodableEvent as exc:
-            raise PoisonRecord(str(exc)) from exc
-        pending = self._load(state, event.order_id) or state_pb2.PendingVerdict()
+        event = decode(record, ORDER_EVENTS)
+        pending = self.pending.get(state, event.order_id) or state_pb2.PendingVerdict()
         if pending.decided:
             return
         if event.WhichOneof("kind") != "placed":
@@ -82,14 +70,8 @@ class AggregatorProcessor:
         yield from self._decide(state, event.order_id, pending, due_ms, verdict)
 
     def _on_validation(self, record: Record, state: PartitionState) -> Iterator[Output]:
-        try:
-            validation = events_pb2.OrderValidation.FromString(record.value or b"")
-            codec.outcome_from_pb(validation.outcome)  # rejects unknown checks and results
-        except (DecodeError, codec.UndecodableEvent) as exc:
-            raise PoisonRecord(f"not an OrderValidation: {exc}") from exc
-        if not validation.order_id:
-            raise PoisonRecord("validation without an order id")
-        pending = self._load(state, validation.order_id) or state_pb2.PendingVerdict()
+        validation = decode(record, VALIDATIONS)
+        pending = self.pending.get(state, validation.order_id) or state_pb2.PendingVerdict()
         if pending.decided:
             return
         pending.outcomes.append(validation.outcome)
@@ -127,18 +109,13 @@ class AggregatorProcessor:
         self._save(state, order_id, decided, due_ms + DECIDED_RETENTION_MS)
 
     def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
-        for key, _ in state.scan(b"due/", until=b"due/%015d" % (now_ms + 1)):
-            due_ms = int(key[4:19])
-            if due_ms > now_ms:
-                break
-            order_id = key[20:].decode()
-            state.delete(key)
-            pending = self._load(state, order_id)
+        for due_ms, order_id in self.deadlines.due(state, now_ms):
+            pending = self.pending.get(state, order_id)
             if pending is None or pending.deadline.ToMilliseconds() != due_ms:
                 continue
             if pending.decided or not pending.HasField("order"):
                 # Retention over, or validations whose order never came.
-                state.delete(_pending_key(order_id))
+                self.pending.delete(state, order_id)
                 continue
             verdict = time_out(map(codec.outcome_from_pb, pending.outcomes), self.timeout_ms)
             yield from self._decide(state, order_id, pending, now_ms, verdict)

@@ -300,7 +300,7 @@ def hop_breakdown(platform: Platform, result: LoadResult) -> dict[str, dict[str,
     from bench.common import summary_ms
     from oms.orders.v1 import events_pb2, order_pb2
     from oms.validation.v1 import state_pb2
-    from streams.topics import Topics
+    from topology.topics import Topics
 
     topics = Topics(platform.namespace)
     bootstrap = platform.bootstrap

@@ -36,15 +36,9 @@ from oms.orders.v1 import (
     query_service_pb2,
     query_service_pb2_grpc,
 )
+from orders.codec import TERMINAL_STATES_PB
 
-TERMINAL = frozenset(
-    {
-        order_pb2.ORDER_STATE_VALIDATED,
-        order_pb2.ORDER_STATE_FAILED,
-        order_pb2.ORDER_STATE_SHIPPED,
-        order_pb2.ORDER_STATE_CANCELLED,
-    }
-)
+TERMINAL = TERMINAL_STATES_PB
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from bench import workload
 from bench.common import CpuWatch, Log, loadavg, memory_mib, run_json
 from streams.kafka import partition_count
 from streams.records import Output, Record
-from streams.service import create_topics, limit_malloc_arenas
+from streams.service import limit_malloc_arenas
 from topology.config import Config
 from streams.state import PartitionState
-from streams.topics import Topics
+from topology.service import create_topics
+from topology.topics import Topics
 
 STAGES = ("order-details", "fraud", "inventory", "aggregator", "projector")
 # The aggregator must not time out orders whose checks are still in the backlog.
@@ -129,12 +130,11 @@ def _sample_memory(samples: list[tuple[int, float, float]], progress: Callable[[
 
 
 def drive_processor(stage: str, settings: Config, filled: dict[str, int], orders: int, timeout_s: float) -> dict:
-    from aggregator.bootstrap import build_aggregator
-    from streams.service import build_runner
-    from validators.bootstrap import build_check
+    from topology.registry import AGGREGATOR, CHECKS
+    from topology.service import build_runner
 
     topics = Topics(settings.namespace)
-    inner = build_aggregator(settings) if stage == "aggregator" else build_check(stage, settings)
+    inner = (AGGREGATOR if stage == "aggregator" else CHECKS[stage]).build(settings)
     counted = CountingProcessor(inner, _ends(settings.bootstrap_servers, filled), internal_inputs(stage, topics, orders))
     started = time.monotonic()
     runner = build_runner(counted, settings)  # type: ignore[arg-type]

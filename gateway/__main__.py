@@ -4,8 +4,9 @@ import asyncio
 import signal
 
 from gateway.bootstrap import run
-from streams.service import begin_service, create_topics, exit_if_stuck, start_metrics
+from streams.service import exit_if_stuck
 from topology.config import load_or_exit
+from topology.service import begin, create_topics, start_metrics
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -23,7 +24,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 settings = load_or_exit()
-begin_service("gateway", settings)
+begin("gateway", settings)
 start_metrics("gateway", settings)
 create_topics(settings)
 raise SystemExit(asyncio.run(run(settings, _stop_on_signals)))

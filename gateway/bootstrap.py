@@ -36,9 +36,11 @@ from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from streams.kafka import Publisher, ViewConsumer, admin_client, group_members, partition_count
-from streams.metrics import GrpcMetricsInterceptor, Metrics, process_metrics
+from streams.metrics import Metrics, process_metrics
 from topology.config import Config
-from streams.topics import Topics
+from topology.grpc import GrpcMetricsInterceptor
+from topology.metrics import OrderMetrics
+from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
 
     projector = order_projector(
         consumer, view, topics, notifier.progress_threadsafe,
-        on_order=metrics.observe_order, on_assigned=notifier.assigned_threadsafe
+        on_order=OrderMetrics.of(metrics).observe_order, on_assigned=notifier.assigned_threadsafe
     )
     tables = tables_projector(settings, view, notifier)
     partitions = {
@@ -212,7 +214,7 @@ async def bootstrap(
     if projection is not None:
         closers.append(projection.close)
 
-    app = build_app(read_model, event_log, topics, placed=metrics.orders_placed.inc)
+    app = build_app(read_model, event_log, topics, placed=OrderMetrics.of(metrics).orders_placed.inc)
     add_services(server, app, Routes(router))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -15,27 +15,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import from_env
-from streams.service import configure_logging, create_topics
 from topology.config import EX_CONFIG, Config, load_or_exit
+from topology.registry import SERVICES
+from topology.service import configure_logging, create_topics
 
 log = logging.getLogger("launcher")
 
-SERVICES = (
-    ("gateway", ("-m", "gateway")),
-    ("order-details", ("-m", "validators", "order-details")),
-    ("fraud", ("-m", "validators", "fraud")),
-    ("inventory", ("-m", "validators", "inventory")),
-    ("aggregator", ("-m", "aggregator")),
-    ("routing", ("-m", "routing")),
-    ("notifications", ("-m", "notifications")),
-)
-
-
 def service_specs(instances: int) -> list[ServiceSpec]:
     specs = []
-    for name, argv in SERVICES:
+    for service in SERVICES:
         for instance in range(instances):
-            specs.append(ServiceSpec(f"{name}-{instance}", argv, {"OMS_INSTANCE_ID": str(instance)}))
+            specs.append(ServiceSpec(f"{service.name}-{instance}", service.argv, {"OMS_INSTANCE_ID": str(instance)}))
     return specs
 
 
@@ -68,7 +58,7 @@ def start_mail_sink(settings: Config, env: dict[str, str]) -> MailSink | None:
 def main() -> int:
     # A bad setting stops everything here, before any process starts.
     settings = load_or_exit()
-    configure_logging("launcher", settings, instance=False)
+    configure_logging("launcher", settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

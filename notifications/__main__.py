@@ -1,11 +1,12 @@
 """python -m notifications: the email join and the email sender."""
 
 from notifications.bootstrap import run
-from streams.service import begin_service, create_topics, start_metrics, stop_on_signals
+from streams.service import stop_on_signals
 from topology.config import load_or_exit
+from topology.service import begin, create_topics, start_metrics
 
 settings = load_or_exit()
-begin_service("notifications", settings)
+begin("notifications", settings)
 start_metrics("notifications", settings)
 create_topics(settings)
 raise SystemExit(run(settings, stop_on_signals()))

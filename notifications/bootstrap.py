@@ -8,12 +8,12 @@ import threading
 
 from notifications.mailer import Mailer, SmtpMailer
 from notifications.outbox import LevelDbSentLog
-from notifications.processor import EmailJoinProcessor
 from notifications.sender import EmailSender
 from streams.kafka import CommittingConsumer
-from streams.service import build_runner
 from topology.config import Config
-from streams.topics import Topics
+from topology.registry import EMAIL_JOIN
+from topology.service import build_runner
+from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,6 @@ SENDER_NAME = "email-sender"
 def smtp_server(settings: Config) -> tuple[str, int]:
     """Where confirmation emails go: OMS_SMTP_HOST and OMS_SMTP_PORT, or localhost:25."""
     return settings.smtp_host or "localhost", settings.smtp_port or 25
-
-
-def build_join(settings: Config) -> EmailJoinProcessor:
-    return EmailJoinProcessor(Topics(settings.namespace), settings.payment_window_ms)
 
 
 def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
@@ -49,7 +45,7 @@ def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
 
 def run(settings: Config, stop: threading.Event) -> int:
     """Runs both loops until stopped (0) or until one of them fails (1)."""
-    runner = build_runner(build_join(settings), settings)
+    runner = build_runner(EMAIL_JOIN.build(settings), settings)
     sender = build_sender(settings)
     failed = threading.Event()
 

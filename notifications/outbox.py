@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Protocol
 
 from oms.notifications.v1 import email_pb2
-from streams.leveldb import open_db
+from streams.leveldb import KeyValueDb
+from streams.stores import TimerKeys
 
 _DONE = b"done/"
 _RETRY = b"retry/"
-_DUE = b"due/"
+# Email ids by the time of their next attempt.
+_DUE = TimerKeys(b"due/")
 
 SENT = b"sent"
 
 
-def _due_key(due_ms: int, email_id: str) -> bytes:
-    return _DUE + b"%015d/" % due_ms + email_id.encode()
+def _due_key(attempt: email_pb2.EmailAttempt) -> bytes:
+    return _DUE.key(attempt.next_attempt_at.ToMilliseconds(), attempt.request.email_id.encode())
 
 
 class SentLog(Protocol):
@@ -47,7 +49,7 @@ class SentLog(Protocol):
 
 class LevelDbSentLog:
     def __init__(self, path: Path) -> None:
-        self._db = open_db(path)
+        self._db = KeyValueDb(path)
 
     def outcome(self, email_id: str) -> bytes | None:
         return self._db.get(_DONE + email_id.encode())
@@ -58,11 +60,8 @@ class LevelDbSentLog:
 
     def _finish(self, email_id: str, outcome: bytes) -> None:
         previous = self.waiting(email_id)
-        with self._db.write_batch(transaction=True, sync=True) as batch:
-            batch.put(_DONE + email_id.encode(), outcome)
-            if previous is not None:
-                batch.delete(_RETRY + email_id.encode())
-                batch.delete(_due_key(previous.next_attempt_at.ToMilliseconds(), email_id))
+        stale = [] if previous is None else [_RETRY + email_id.encode(), _due_key(previous)]
+        self._db.write(puts={_DONE + email_id.encode(): outcome}, deletes=stale)
 
     def mark_sent(self, email_id: str) -> None:
         self._finish(email_id, SENT)
@@ -71,20 +70,19 @@ class LevelDbSentLog:
         self._finish(email_id, b"failed: " + reason.encode())
 
     def schedule(self, attempt: email_pb2.EmailAttempt) -> None:
-        email_id = attempt.request.email_id
-        previous = self.waiting(email_id)
-        with self._db.write_batch(transaction=True, sync=True) as batch:
-            if previous is not None:
-                batch.delete(_due_key(previous.next_attempt_at.ToMilliseconds(), email_id))
-            batch.put(_RETRY + email_id.encode(), attempt.SerializeToString())
-            batch.put(_due_key(attempt.next_attempt_at.ToMilliseconds(), email_id), b"")
+        previous = self.waiting(attempt.request.email_id)
+        self._db.write(
+            puts={_RETRY + attempt.request.email_id.encode(): attempt.SerializeToString(), _due_key(attempt): b""},
+            deletes=[] if previous is None else [_due_key(previous)],
+        )
 
     def due(self, now_ms: int, limit: int) -> list[email_pb2.EmailAttempt]:
         found = []
-        for key, _ in self._db.iterator(prefix=_DUE):
-            if int(key[len(_DUE) : len(_DUE) + 15]) > now_ms or len(found) >= limit:
+        for key, _ in self._db.scan(_DUE.prefix, until=_DUE.until(now_ms)):
+            due_ms, email_id = _DUE.parse(key)
+            if due_ms > now_ms or len(found) >= limit:
                 break
-            attempt = self.waiting(key[len(_DUE) + 16 :].decode())
+            attempt = self.waiting(email_id.decode())
             if attempt is not None:
                 found.append(attempt)
         return found

@@ -8,7 +8,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oms.orders.v1 import events_pb2, order_pb2
-from orders.domain import Check, CheckOutcome, Order, OrderState, Result
+from orders.domain import TERMINAL_STATES, Check, CheckOutcome, Order, OrderState, Result
 
 _STATE_TO_PB = {
     OrderState.CREATED: order_pb2.ORDER_STATE_CREATED,
@@ -29,6 +29,8 @@ _RESULT_TO_PB = {
     Result.TIMEOUT: order_pb2.CHECK_RESULT_TIMEOUT,
 }
 _CHECK_FROM_PB = {v: k for k, v in _CHECK_TO_PB.items()}
+# The terminal states (orders.domain.TERMINAL_STATES) as protobuf enum values.
+TERMINAL_STATES_PB = frozenset(_STATE_TO_PB[state] for state in TERMINAL_STATES)
 _RESULT_FROM_PB = {v: k for k, v in _RESULT_TO_PB.items()}
 
 
@@ -124,6 +126,42 @@ def decode_event(data: bytes | None) -> events_pb2.OrderEvent:
     if not record.order_id or record.WhichOneof("kind") is None or not record.HasField("order"):
         raise UndecodableEvent("order event without order id, kind or order")
     return record
+
+
+def decode_validation(data: bytes | None) -> events_pb2.OrderValidation:
+    """An OrderValidation with an order id and a known check and result."""
+    try:
+        validation = events_pb2.OrderValidation.FromString(data or b"")
+        outcome_from_pb(validation.outcome)  # rejects unknown checks and results
+    except (DecodeError, UndecodableEvent) as exc:
+        raise UndecodableEvent(f"not an OrderValidation: {exc}") from exc
+    if not validation.order_id:
+        raise UndecodableEvent("validation without an order id")
+    return validation
+
+
+class _EventCodec:
+    """Order events on `orders` (a streams Codec): decoding checks them."""
+
+    def encode(self, event: events_pb2.OrderEvent) -> bytes:
+        return event.SerializeToString()
+
+    def decode(self, raw: bytes) -> events_pb2.OrderEvent:
+        return decode_event(raw)
+
+
+class _ValidationCodec:
+    """Check outcomes on `order-validations` (a streams Codec)."""
+
+    def encode(self, validation: events_pb2.OrderValidation) -> bytes:
+        return validation.SerializeToString()
+
+    def decode(self, raw: bytes) -> events_pb2.OrderValidation:
+        return decode_validation(raw)
+
+
+ORDER_EVENTS = _EventCodec()
+VALIDATIONS = _ValidationCodec()
 
 
 def rehydrate(snapshot: order_pb2.Order) -> Order:

@@ -1,8 +1,8 @@
 """python -m routing"""
 
-from routing.bootstrap import build_routing
-from streams.service import run_processor
 from topology.config import load_or_exit
+from topology.registry import ROUTING
+from topology.service import run_processor
 
 settings = load_or_exit()
-run_processor(build_routing(settings), settings)
+run_processor(ROUTING.build(settings), settings)

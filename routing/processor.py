@@ -22,35 +22,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oms.customers.v1 import customers_pb2
-from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from oms.orders.v1 import order_pb2
 from oms.routing.v1 import order_enriched_pb2, state_pb2
-from orders import codec
+from orders.codec import ORDER_EVENTS
 from routing.levels import UnknownLevel, effective_level, level_name
+from streams.codecs import BYTES, PartsCodec, protobuf
+from streams.processor import Processor, decode
 from streams.records import Output, PoisonRecord, Record
 from streams.state import PartitionState
-from streams.topics import Topics
+from streams.stores import Store, Timers
+from topology.deadletters import DeadLetters
+from topology.topics import Topics
+
+CUSTOMERS = protobuf(customers_pb2.Customer)
+ORDERS = protobuf(order_pb2.Order)
 
 
 def customer_key(customer_id: int) -> bytes:
     """The key of a customer on `customers` and `orders-by-customer`."""
     return str(customer_id).encode()
-
-
-def _customer_state_key(customer_id: bytes) -> bytes:
-    return b"customer/" + customer_id
-
-
-def _pending_prefix(customer_id: bytes) -> bytes:
-    return b"pending/" + customer_id + b"/"
-
-
-def _due_key(due_ms: int, customer_id: bytes, order_id: str) -> bytes:
-    return b"due/%015d/" % due_ms + customer_id + b"/" + order_id.encode()
 
 
 def _timestamp(ms: int) -> Timestamp:
@@ -59,13 +52,21 @@ def _timestamp(ms: int) -> Timestamp:
     return ts
 
 
-class OrderRoutingProcessor:
+class OrderRoutingProcessor(Processor):
     name = "order-routing"
     stateful = True
 
-    def __init__(self, topics: Topics, customer_grace_ms: int) -> None:
+    # The customers table, by the customer's key on `customers`.
+    customers = Store("customer", BYTES, CUSTOMERS)
+    # Orders waiting for their customer: (customer id, order id) -> PendingOrder.
+    pending = Store("pending", PartsCodec(2), protobuf(state_pb2.PendingOrder))
+    # (customer id, order id) of each waiting order, by the end of its grace.
+    graces = Timers("due", PartsCodec(2))
+
+    def __init__(self, topics: Topics, customer_grace_ms: int, dead_letters: DeadLetters) -> None:
         self.topics = topics
         self.customer_grace_ms = customer_grace_ms
+        self.dead_letters = dead_letters
         self.inputs = (topics.orders, topics.customers, topics.orders_by_customer)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
@@ -77,10 +78,7 @@ class OrderRoutingProcessor:
             yield from self._on_order(record, state)
 
     def _rekey(self, record: Record) -> Iterator[Output]:
-        try:
-            event = codec.decode_event(record.value)
-        except codec.UndecodableEvent as exc:
-            raise PoisonRecord(str(exc)) from exc
+        event = decode(record, ORDER_EVENTS)
         if event.WhichOneof("kind") != "placed":
             return  # one routing per order, not one per state change
         order = event.order
@@ -90,33 +88,30 @@ class OrderRoutingProcessor:
         if not record.key:
             raise PoisonRecord("customer record without a key")
         if record.value is None:  # a tombstone: the customer is gone
-            state.delete(_customer_state_key(record.key))
+            self.customers.delete(state, record.key)
             return
+        customer = decode(record, CUSTOMERS)
         try:
-            customer = customers_pb2.Customer.FromString(record.value)
             level_name(customer.level)
-        except (DecodeError, UnknownLevel) as exc:
+        except UnknownLevel as exc:
             raise PoisonRecord(f"not a valid Customer: {exc}") from exc
-        if str(customer.customer_id).encode() != record.key:
+        if customer_key(customer.customer_id) != record.key:
             raise PoisonRecord(f"customer {customer.customer_id} under key {record.key!r}")
-        state.put(_customer_state_key(record.key), record.value)
+        self.customers.put(state, record.key, customer)
         # Orders that came a little before their customer go now.
-        for key, raw in state.scan(_pending_prefix(record.key)):
-            pending = state_pb2.PendingOrder.FromString(raw)
-            state.delete(key)
-            state.delete(_due_key(pending.deadline.ToMilliseconds(), record.key, pending.order.order_id))
+        customer_id = str(customer.customer_id)
+        for key, pending in self.pending.scan(state, customer_id):
+            self.pending.delete(state, key)
+            self.graces.cancel(state, pending.deadline.ToMilliseconds(), key)
             yield from self._route(pending.order, customer)
 
     def _on_order(self, record: Record, state: PartitionState) -> Iterator[Output]:
-        try:
-            order = order_pb2.Order.FromString(record.value or b"")
-        except DecodeError as exc:
-            raise PoisonRecord(f"not an Order: {exc}") from exc
+        order = decode(record, ORDERS)
         if not order.order_id or record.key != customer_key(order.customer_id):
             raise PoisonRecord(f"order {order.order_id!r} of customer {order.customer_id} under key {record.key!r}")
-        raw = state.get(_customer_state_key(record.key))
-        if raw is not None:
-            yield from self._route(order, customers_pb2.Customer.FromString(raw))
+        customer = self.customers.get(state, record.key)
+        if customer is not None:
+            yield from self._route(order, customer)
             return
         deadline_ms = record.timestamp_ms + self.customer_grace_ms
         pending = state_pb2.PendingOrder(
@@ -126,8 +121,9 @@ class OrderRoutingProcessor:
             source_partition=record.partition,
             source_offset=record.offset,
         )
-        state.put(_pending_prefix(record.key) + order.order_id.encode(), pending.SerializeToString())
-        state.put(_due_key(deadline_ms, record.key, order.order_id), b"")
+        key = (str(order.customer_id), order.order_id)
+        self.pending.put(state, key, pending)
+        self.graces.schedule(state, deadline_ms, key)
 
     def _route(self, order: order_pb2.Order, customer: customers_pb2.Customer) -> Iterator[Output]:
         level = effective_level(customer.level)
@@ -141,31 +137,25 @@ class OrderRoutingProcessor:
 
     def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
         """Dead-letters the orders whose customer did not come in time."""
-        for key, _ in state.scan(b"due/", until=b"due/%015d" % (now_ms + 1)):
-            if int(key[4:19]) > now_ms:
-                break
-            state.delete(key)
-            customer_id, order_id = key[20:].split(b"/", 1)
-            pending_key = _pending_prefix(customer_id) + order_id
-            raw = state.get(pending_key)
-            if raw is None:
+        for _, key in self.graces.due(state, now_ms):
+            pending = self.pending.get(state, key)
+            if pending is None:
                 continue
-            state.delete(pending_key)
-            yield self._unknown_customer(state_pb2.PendingOrder.FromString(raw), now_ms)
+            self.pending.delete(state, key)
+            yield self._unknown_customer(pending, now_ms)
 
     def _unknown_customer(self, pending: state_pb2.PendingOrder, now_ms: int) -> Output:
         order = pending.order
-        letter = DeadLetter(
-            source_topic=pending.source_topic,
-            source_partition=pending.source_partition,
-            source_offset=pending.source_offset,
-            key=customer_key(order.customer_id),
-            value=order.SerializeToString(),
-            reason=(
-                f"order {order.order_id} not routed: customer {order.customer_id} is unknown"
-                f" (no customer record within {self.customer_grace_ms} ms of the order)"
-            ),
-            processor=self.name,
-            failed_at=_timestamp(now_ms),
+        source = Record(
+            pending.source_topic,
+            pending.source_partition,
+            pending.source_offset,
+            customer_key(order.customer_id),
+            order.SerializeToString(),
+            now_ms,
         )
-        return Output(self.topics.dead_letters, order.order_id.encode(), letter.SerializeToString())
+        reason = (
+            f"order {order.order_id} not routed: customer {order.customer_id} is unknown"
+            f" (no customer record within {self.customer_grace_ms} ms of the order)"
+        )
+        return self.dead_letters(source, reason, self.name, now_ms, key=order.order_id.encode())

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from streams.processor import Processor
 from streams.records import Output, PoisonRecord, Record
 from streams.state import BatchState
 
 
-def dead_letter(processor: Processor, record: Record, reason: str, now_ms: int, topic: str) -> Output:
-    failed_at = Timestamp()
-    failed_at.FromMilliseconds(now_ms)
-    letter = DeadLetter(
-        source_topic=record.topic,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        key=record.key or b"",
-        value=record.value or b"",
-        reason=reason,
-        processor=processor.name,
-        failed_at=failed_at,
-    )
-    return Output(topic, record.key, letter.SerializeToString())
+class DeadLetterEncoder(Protocol):
+    """Makes the dead letter of a record that can never be processed; the
+    application supplies it (its topic and record format)."""
+
+    def __call__(self, record: Record, reason: str, processor: str, now_ms: int) -> Output: ...
 
 
 def run_batch(
@@ -33,7 +22,7 @@ def run_batch(
     records: Iterable[Record],
     state: BatchState,
     now_ms: int,
-    dead_letter_topic: str,
+    dead_letter: DeadLetterEncoder,
     punctuate_partitions: Iterable[int] = (),
 ) -> list[Output]:
     """Processes records (and punctuations) into outputs and state changes.
@@ -48,7 +37,7 @@ def run_batch(
             produced = list(processor.process(record, partition_state))
         except PoisonRecord as poison:
             partition_state.rollback()
-            outputs.append(dead_letter(processor, record, str(poison), now_ms, dead_letter_topic))
+            outputs.append(dead_letter(record, str(poison), processor.name, now_ms))
             continue
         partition_state.commit()
         outputs.extend(produced)

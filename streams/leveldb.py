@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import plyvel
@@ -24,6 +24,37 @@ def _partition_prefix(kind: bytes, partition: int) -> bytes:
 def open_db(path: Path) -> plyvel.DB:
     path.mkdir(parents=True, exist_ok=True)
     return plyvel.DB(str(path), create_if_missing=True)
+
+
+class KeyValueDb:
+    """A LevelDB database as plain keys and values, written in atomic,
+    synchronous batches (for state outside a processor's changelog)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = open_db(path)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def scan(self, prefix: bytes, until: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Entries under prefix in key order, lazily; with until, only keys below it."""
+        if until is None:
+            yield from self._db.iterator(prefix=prefix)
+            return
+        for key, value in self._db.iterator(start=prefix, stop=until):
+            if key.startswith(prefix):
+                yield key, value
+
+    def write(self, puts: Mapping[bytes, bytes] = {}, deletes: Iterable[bytes] = (), sync: bool = True) -> None:  # noqa: B006 - read only
+        """Deletes, then puts, in one atomic batch (synced to disk unless sync=False)."""
+        with self._db.write_batch(transaction=True, sync=sync) as batch:
+            for key in deletes:
+                batch.delete(key)
+            for key, value in puts.items():
+                batch.put(key, value)
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class LevelDbBackend:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from streams.batch import run_batch
+from streams.batch import DeadLetterEncoder, run_batch
 from streams.kafka import TransactionAborted, TransactionalIO, read_changelog
 from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
@@ -47,7 +47,7 @@ class ProcessorRunner:
         group_id: str,
         transactional_id: str,
         changelog_topic: str,
-        dead_letter_topic: str,
+        dead_letter: DeadLetterEncoder,
         backend: StateBackend | None = None,
         max_batch: int = 10_000,
         commit_interval_ms: int = 20,
@@ -60,7 +60,7 @@ class ProcessorRunner:
         self.processor = processor
         self._bootstrap = bootstrap
         self._changelog = changelog_topic
-        self._dead_letters = dead_letter_topic
+        self._dead_letter = dead_letter
         self._backend = backend if backend is not None else MemoryBackend()
         self._max_batch = max_batch
         self._interval_s = commit_interval_ms / 1000
@@ -189,7 +189,7 @@ class ProcessorRunner:
             records,
             state,
             now_ms,
-            self._dead_letters,
+            self._dead_letter,
             punctuate_partitions=self._owned if punctuate else (),
         )
         if punctuate:

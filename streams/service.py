@@ -1,4 +1,5 @@
-"""Running a processor as a service: wiring from settings, signals, logging."""
+"""What every service process does: die with its supervisor, fewer malloc
+arenas, logging, signals and a bounded shutdown."""
 
 from __future__ import annotations
 
@@ -9,26 +10,22 @@ import sys
 import threading
 
 from streams import logs
-from streams.kafka import ensure_topics
-from streams.leveldb import LevelDbBackend
-from streams.metrics import MetricsServer, process_metrics, serve_metrics
-from streams.processor import Processor
-from streams.runner import ProcessorRunner
-from topology.config import Config
-from streams.topics import Topics
-
-STATEFUL_PROCESSORS = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
-
 
 # glibc's mallopt parameter number for the most malloc arenas.
 _M_ARENA_MAX = -8
 
 
-def begin_service(service: str, settings: Config) -> None:
+def begin_service(
+    service: str,
+    instance: str | None = None,
+    log_level: str = "INFO",
+    log_format: str = "text",
+    supervisor_pid: int | None = None,
+) -> None:
     """What every service process does first, before it starts any thread."""
-    die_with_parent(settings.supervisor_pid)
+    die_with_parent(supervisor_pid)
     limit_malloc_arenas()
-    configure_logging(service, settings)
+    logs.configure(service, level=log_level, log_format=log_format, instance=instance, stream=sys.stderr)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -58,54 +55,6 @@ def die_with_parent(supervisor_pid: int | None) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def configure_logging(service: str, settings: Config, instance: bool = True) -> None:
-    """Every service's logging: OMS_LOG_LEVEL, and OMS_LOG_FORMAT=json for one
-    JSON object per line (readable text otherwise), naming the service."""
-    logs.configure(
-        service,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        instance=settings.instance_id if instance else None,
-        stream=sys.stderr,
-    )
-
-
-def start_metrics(service: str, settings: Config) -> MetricsServer:
-    """Serves this process's metrics and /ready on its port (OMS_METRICS_PORT)."""
-    return serve_metrics(service, settings.metrics_port, settings.instance_id, settings.namespace)
-
-
-def create_topics(settings: Config) -> None:
-    ensure_topics(
-        settings.bootstrap_servers,
-        Topics(settings.namespace).all(STATEFUL_PROCESSORS),
-        settings.partitions,
-        settings.topic_replication_factor,
-    )
-
-
-def build_runner(processor: Processor, settings: Config) -> ProcessorRunner:
-    topics = Topics(settings.namespace)
-    member = f"{processor.name}-{settings.instance_id}"
-    backend = None
-    if processor.stateful:
-        backend = LevelDbBackend(settings.data_dir / "state" / topics.group(member))
-    return ProcessorRunner(
-        processor,
-        settings.bootstrap_servers,
-        group_id=topics.group(processor.name),
-        transactional_id=topics.group(member),
-        changelog_topic=topics.changelog(processor.name),
-        dead_letter_topic=topics.dead_letters,
-        backend=backend,
-        max_batch=settings.max_batch,
-        commit_interval_ms=settings.commit_interval_ms,
-        kafka_extra=settings.kafka_properties,
-        group_instance_id=topics.group(member),
-        metrics=process_metrics().runner(processor.name, topics),
-    )
-
-
 SHUTDOWN_GRACE_S = 10.0
 
 
@@ -129,11 +78,3 @@ def stop_on_signals() -> threading.Event:
         signal.signal(signum, request_stop)
     return stop
 
-
-def run_processor(processor: Processor, settings: Config) -> None:
-    """The body of every processor's entry point."""
-    begin_service(processor.name, settings)
-    start_metrics(processor.name, settings)
-    create_topics(settings)
-    stop = stop_on_signals()
-    build_runner(processor, settings).run(stop)

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.batch import run_batch
+from streams.batch import DeadLetterEncoder, run_batch
 from streams.partitioning import partition_for
 from streams.processor import Processor
 from streams.records import Output, Record
@@ -31,10 +31,10 @@ class _Attached:
 class TestDriver:
     __test__ = False  # not a pytest test class
 
-    def __init__(self, processors: Iterable[Processor], partitions: int = 3, dead_letter_topic: str = "dead-letters") -> None:
+    def __init__(self, processors: Iterable[Processor], dead_letter: DeadLetterEncoder, partitions: int = 3) -> None:
         self.partitions = partitions
         self.now_ms = 1_700_000_000_000
-        self.dead_letter_topic = dead_letter_topic
+        self.dead_letter = dead_letter
         self._topics: dict[str, list[list[Record]]] = {}
         self._attached = [_Attached(p) for p in processors]
 
@@ -100,7 +100,7 @@ class TestDriver:
             records,
             state,
             self.now_ms,
-            self.dead_letter_topic,
+            self.dead_letter,
             punctuate_partitions=range(self.partitions) if punctuate else (),
         )
         for output in outputs:

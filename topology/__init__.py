@@ -1,2 +1,3 @@
-"""What composes the services: the configuration model, and (with the domain)
-the topics, processors and metrics they are built from."""
+"""What composes the services and knows the domain: the configuration model,
+the topic catalogue, the processor registry, the domain's metrics, dead
+letters and wiring."""

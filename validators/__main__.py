@@ -2,12 +2,12 @@
 
 import argparse
 
-from streams.service import run_processor
 from topology.config import load_or_exit
-from validators.bootstrap import CHECKS, build_check
+from topology.registry import CHECKS
+from topology.service import run_processor
 
 parser = argparse.ArgumentParser(prog="python -m validators", description=__doc__)
 parser.add_argument("check", choices=sorted(CHECKS))
 args = parser.parse_args()
 settings = load_or_exit()
-run_processor(build_check(args.check, settings), settings)
+run_processor(CHECKS[args.check].build(settings), settings)

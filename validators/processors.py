@@ -9,33 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import events_pb2
 from oms.validation.v1 import state_pb2
 from orders import codec
+from orders.codec import ORDER_EVENTS
 from orders.domain import CheckOutcome, OrderDetails
+from streams.codecs import INT, STR, PartsCodec, protobuf
+from streams.processor import Processor, decode
 from streams.records import Output, PoisonRecord, Record
 from streams.state import PartitionState
-from streams.topics import Topics
+from streams.stores import Store
+from topology.topics import Topics
 from validators import fraud, inventory
 from validators.order_details import check_order_details
 
-
-def _order_event(record: Record) -> events_pb2.OrderEvent:
-    try:
-        return codec.decode_event(record.value)
-    except codec.UndecodableEvent as exc:
-        raise PoisonRecord(str(exc)) from exc
-
-
-def _parse(message_type: type, record: Record):  # type: ignore[no-untyped-def]
-    try:
-        return message_type.FromString(record.value or b"")
-    except DecodeError as exc:
-        raise PoisonRecord(f"not a {message_type.__name__}: {exc}") from exc
+FRAUD_CANDIDATES = protobuf(state_pb2.FraudCandidate)
+INVENTORY_CLAIMS = protobuf(state_pb2.InventoryClaim)
+STOCK_LEVELS = protobuf(inventory_pb2.StockLevel)
 
 
 def validation(topics: Topics, order_id: str, outcome: CheckOutcome) -> Output:
@@ -43,29 +36,32 @@ def validation(topics: Topics, order_id: str, outcome: CheckOutcome) -> Output:
     return Output(topics.order_validations, order_id.encode(), record.SerializeToString())
 
 
-class OrderDetailsProcessor:
+class OrderDetailsProcessor(Processor):
     name = "order-details-check"
-    stateful = False
 
     def __init__(self, topics: Topics) -> None:
         self.topics = topics
         self.inputs = (topics.orders,)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
-        event = _order_event(record)
+        event = decode(record, ORDER_EVENTS)
         if event.WhichOneof("kind") != "placed":
             return
         order = event.order
         details = OrderDetails(order.order_id, order.customer_id, order.product, order.quantity, order.price)
         yield validation(self.topics, order.order_id, check_order_details(details))
 
-    def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
-        return iter(())
 
-
-class FraudProcessor:
+class FraudProcessor(Processor):
     name = "fraud-check"
     stateful = True
+
+    # A customer's sessions (customer id -> FraudSessions).
+    sessions = Store("sessions", STR, protobuf(state_pb2.FraudSessions))
+    # One key per counted order, so that a redelivered order is neither
+    # counted nor answered twice, at a cost that does not grow with the
+    # session; its value is when the order was placed (ms).
+    counted = Store("counted", PartsCodec(2), INT)
 
     def __init__(self, topics: Topics) -> None:
         self.topics = topics
@@ -73,9 +69,9 @@ class FraudProcessor:
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.orders:
-            yield from self._rekey(_order_event(record))
+            yield from self._rekey(decode(record, ORDER_EVENTS))
         else:
-            yield from self._check(_parse(state_pb2.FraudCandidate, record), state)
+            yield from self._check(decode(record, FRAUD_CANDIDATES), state)
 
     def _rekey(self, event: events_pb2.OrderEvent) -> Iterator[Output]:
         if event.WhichOneof("kind") != "placed":
@@ -90,30 +86,21 @@ class FraudProcessor:
         yield Output(self.topics.fraud_check_orders, str(order.customer_id).encode(), candidate.SerializeToString())
 
     def _check(self, candidate: state_pb2.FraudCandidate, state: PartitionState) -> Iterator[Output]:
-        customer = str(candidate.customer_id).encode()
-        # One key per counted order, so that a redelivered order is neither
-        # counted nor answered twice, at a cost that does not grow with the
-        # session; its value is when the order was placed.
-        counted_prefix = b"counted/" + customer + b"/"
-        counted_key = counted_prefix + candidate.order_id.encode()
-        if state.get(counted_key) is not None:
+        customer = str(candidate.customer_id)
+        if self.counted.has(state, (customer, candidate.order_id)):
             return
-        key = b"sessions/" + customer
-        stored = state_pb2.FraudSessions.FromString(state.get(key) or b"")
+        stored = self.sessions.get(state, customer) or state_pb2.FraudSessions()
         sessions = tuple(fraud.Session(s.start.ToMilliseconds(), s.end.ToMilliseconds(), s.total) for s in stored.sessions)
         at_ms = candidate.placed_at.ToMilliseconds()
         outcome, after = fraud.check_fraud(sessions, candidate.customer_id, candidate.amount, at_ms)
-        state.put(counted_key, str(at_ms).encode())
+        self.counted.put(state, (customer, candidate.order_id), at_ms)
         if any(not fraud.held(after, s.start_ms) for s in sessions):
             # A session was forgotten: so are its orders.
-            for marker, placed_ms in state.scan(counted_prefix):
-                if not fraud.held(after, int(placed_ms)):
-                    state.delete(marker)
-        state.put(key, _sessions_pb(after).SerializeToString())
+            for counted, placed_ms in self.counted.scan(state, customer):
+                if not fraud.held(after, placed_ms):
+                    self.counted.delete(state, counted)
+        self.sessions.put(state, customer, _sessions_pb(after))
         yield validation(self.topics, candidate.order_id, outcome)
-
-    def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
-        return iter(())
 
 
 def _ms(ms: int) -> Timestamp:
@@ -139,11 +126,15 @@ _HOLD_TO_PB = {
 _HOLD_FROM_PB = {v: k for k, v in _HOLD_TO_PB.items()}
 
 
-class InventoryProcessor:
+class InventoryProcessor(Processor):
     """Reserves stock per product; publishes each product's level for queries."""
 
     name = "inventory-check"
     stateful = True
+
+    stock = Store("stock", STR, protobuf(state_pb2.ProductInventory))
+    # An order's hold on a product's stock: (product, order id) -> Hold.
+    holds = Store("hold", PartsCodec(2), protobuf(state_pb2.Hold))
 
     def __init__(self, topics: Topics) -> None:
         self.topics = topics
@@ -151,11 +142,11 @@ class InventoryProcessor:
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.orders:
-            yield from self._rekey(_order_event(record))
+            yield from self._rekey(decode(record, ORDER_EVENTS))
         elif record.topic == self.topics.warehouse_inventory:
-            yield from self._set_stock(_parse(inventory_pb2.StockLevel, record), state)
+            yield from self._set_stock(decode(record, STOCK_LEVELS), state)
         else:
-            yield from self._claim(_parse(state_pb2.InventoryClaim, record), state)
+            yield from self._claim(decode(record, INVENTORY_CLAIMS), state)
 
     def _rekey(self, event: events_pb2.OrderEvent) -> Iterator[Output]:
         kind = event.WhichOneof("kind")
@@ -176,12 +167,9 @@ class InventoryProcessor:
 
     def _claim(self, claim: state_pb2.InventoryClaim, state: PartitionState) -> Iterator[Output]:
         stock = self._stock(state, claim.product)
-        hold_key = b"hold/" + claim.product.encode() + b"/" + claim.order_id.encode()
-        raw_hold = state.get(hold_key)
-        hold = None
-        if raw_hold is not None:
-            stored = state_pb2.Hold.FromString(raw_hold)
-            hold = inventory.Hold(stored.quantity, _HOLD_FROM_PB[stored.state])
+        hold_key = (claim.product, claim.order_id)
+        stored = self.holds.get(state, hold_key)
+        hold = None if stored is None else inventory.Hold(stored.quantity, _HOLD_FROM_PB[stored.state])
         if claim.WhichOneof("kind") == "reserve":
             outcome, after, new_hold = inventory.reserve(stock, hold, claim.product, claim.quantity)
             if outcome is not None:
@@ -189,23 +177,21 @@ class InventoryProcessor:
         else:
             after, new_hold = inventory.release(stock, hold, claim.quantity)
         if new_hold != hold:
-            state.put(hold_key, state_pb2.Hold(quantity=new_hold.quantity, state=_HOLD_TO_PB[new_hold.state]).SerializeToString())
+            self.holds.put(state, hold_key, state_pb2.Hold(quantity=new_hold.quantity, state=_HOLD_TO_PB[new_hold.state]))
         if after != stock:
             yield from self._store_stock(state, claim.product, after)
 
-    @staticmethod
-    def _stock(state: PartitionState, product: str) -> inventory.Stock:
-        raw = state.get(b"stock/" + product.encode())
-        if raw is None:
+    def _stock(self, state: PartitionState, product: str) -> inventory.Stock:
+        stored = self.stock.get(state, product)
+        if stored is None:
             return inventory.Stock()
-        stored = state_pb2.ProductInventory.FromString(raw)
         return inventory.Stock(stored.stocked, stored.quantity, stored.reserved, stored.update_id)
 
     def _store_stock(self, state: PartitionState, product: str, stock: inventory.Stock) -> Iterator[Output]:
         stored = state_pb2.ProductInventory(
             stocked=stock.stocked, quantity=stock.quantity, reserved=stock.reserved, update_id=stock.update_id
         )
-        state.put(b"stock/" + product.encode(), stored.SerializeToString())
+        self.stock.put(state, product, stored)
         level = inventory_pb2.InventoryLevel(
             product=product,
             stocked=stock.stocked,
@@ -214,6 +200,3 @@ class InventoryProcessor:
             update_id=stock.update_id,
         )
         yield Output(self.topics.inventory_levels, product.encode(), level.SerializeToString())
-
-    def punctuate(self, now_ms: int, state: PartitionState) -> Iterator[Output]:
-        return iter(())

@@ -18,7 +18,7 @@ from oms.orders.v1 import order_pb2
 from orders import codec
 from streams.kafka import ViewConsumer
 from streams.records import Record
-from streams.topics import Topics
+from topology.topics import Topics
 from gateway.adapters.view import View, order_key, stock_key
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from oms.payments.v1 import payments_pb2
 from streams.kafka import ViewConsumer
 from streams.records import Record
 from topology.config import Config
-from streams.topics import Topics
+from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -28,17 +28,7 @@ from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
 from orders.domain import Order, OrderDetails
-from streams.topics import Topics
-
-TERMINAL = frozenset(
-    {
-        order_pb2.ORDER_STATE_VALIDATED,
-        order_pb2.ORDER_STATE_FAILED,
-        order_pb2.ORDER_STATE_SHIPPED,
-        order_pb2.ORDER_STATE_CANCELLED,
-    }
-)
-
+from topology.topics import Topics
 
 def _details_of(order: order_pb2.Order) -> OrderDetails:
     return OrderDetails(order.order_id, order.customer_id, order.product, order.quantity, order.price)
@@ -132,7 +122,7 @@ class Orders:
         with self._reads.watch_order(query.order_id, self.partition(query.order_id)) as updates:
             order = await self.get(query)
             yield order
-            while order.state not in TERMINAL:
+            while order.state not in codec.TERMINAL_STATES_PB:
                 newer = await updates.get()
                 if newer.version > order.version:
                     order = newer

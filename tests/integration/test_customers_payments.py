@@ -16,7 +16,7 @@ from oms.customers.v1 import customers_pb2
 from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from oms.payments.v1 import payments_pb2
 from oms.routing.v1 import order_enriched_pb2
-from streams.topics import CUSTOMER_LEVELS
+from topology.topics import CUSTOMER_LEVELS
 from tests.support.orders import eventually, place, read_topic, rpc_error, unique, unique_customer
 from tests.support.platform import Platform
 

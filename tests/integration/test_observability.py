@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from oms.orders.v1 import order_pb2
 from orders import codec
 from orders.domain import Order, OrderDetails
-from streams.service import create_topics
 from tests.support.orders import eventually, final_state, place, set_stock, unique
 from tests.support.platform import Platform
+from topology.service import create_topics
 
 pytestmark = pytest.mark.kafka
 

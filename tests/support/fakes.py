@@ -24,7 +24,7 @@ from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
 from streams.partitioning import partition_for
-from streams.topics import Topics
+from topology.topics import Topics
 
 T = TypeVar("T")
 PARTITIONS = 3

@@ -11,15 +11,11 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import command_service_pb2, events_pb2, order_pb2, query_service_pb2
+from orders.codec import TERMINAL_STATES_PB
 from streams.kafka import partition_count
 from tests.support.platform import Platform
 
-TERMINAL = {
-    order_pb2.ORDER_STATE_VALIDATED,
-    order_pb2.ORDER_STATE_FAILED,
-    order_pb2.ORDER_STATE_SHIPPED,
-    order_pb2.ORDER_STATE_CANCELLED,
-}
+TERMINAL = TERMINAL_STATES_PB
 
 
 def unique(prefix: str) -> str:

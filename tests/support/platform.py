@@ -20,10 +20,11 @@ from oms.customers.v1 import customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
-from streams.service import create_topics
-from streams.metrics import PORTS_PER_INSTANCE, metrics_port
+from streams.metrics import PORTS_PER_INSTANCE
 from topology.config import Config
 from tests.support.ports import free_port_block
+from topology.registry import metrics_port
+from topology.service import create_topics
 
 
 class Platform:
@@ -100,7 +101,7 @@ class Platform:
 
     def metrics_url(self, service: str, instance: int = 0, path: str = "/metrics") -> str:
         """Where a service instance serves its metrics (service: "gateway",
-        "fraud-check", ...: the names of streams.metrics.SLOTS)."""
+        "fraud-check", ...: the names of topology.registry.SLOTS)."""
         port = metrics_port(int(self.env["OMS_METRICS_PORT"]), service, str(instance))
         return f"http://127.0.0.1:{port}{path}"
 

@@ -8,6 +8,7 @@ from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from streams.batch import run_batch
 from streams.records import Output, PoisonRecord, Record
 from streams.state import BatchState, MemoryBackend, PartitionState
+from topology.deadletters import DeadLetters
 
 
 class Recorder:
@@ -36,7 +37,7 @@ def test_a_poison_record_is_dead_lettered_without_its_state_and_the_batch_goes_o
     batch = BatchState(MemoryBackend())
 
     outputs = run_batch(
-        Recorder(), [record(0, b"a", b"ok"), record(1, b"b", b"bad!"), record(2, b"c", b"ok too")], batch, 5000, "dlq"
+        Recorder(), [record(0, b"a", b"ok"), record(1, b"b", b"bad!"), record(2, b"c", b"ok too")], batch, 5000, DeadLetters("dlq")
     )
 
     assert [(o.topic, o.key) for o in outputs] == [("out", b"a"), ("dlq", b"b"), ("out", b"c")]
@@ -49,7 +50,7 @@ def test_a_poison_record_is_dead_lettered_without_its_state_and_the_batch_goes_o
 def test_punctuation_runs_per_requested_partition_and_commits_its_state() -> None:
     batch = BatchState(MemoryBackend())
 
-    outputs = run_batch(Recorder(), [], batch, 7000, "dlq", punctuate_partitions=[2, 0])
+    outputs = run_batch(Recorder(), [], batch, 7000, DeadLetters("dlq"), punctuate_partitions=[2, 0])
 
     assert [o.value for o in outputs] == [b"0", b"2"]
     assert batch.changes == {(0, b"punctuated"): b"7000", (2, b"punctuated"): b"7000"}

@@ -74,3 +74,15 @@ def test_each_record_carries_the_order_as_of_its_own_event() -> None:
     assert (placed.version, failed.version) == (1, 2)
     assert (placed.order.version, placed.order.state) == (1, order_pb2.ORDER_STATE_CREATED)
     assert (failed.order.version, failed.order.state) == (2, order_pb2.ORDER_STATE_FAILED)
+
+
+def test_the_terminal_states_on_the_wire_are_the_domain_s() -> None:
+    from oms.orders.v1 import order_pb2
+    from orders.codec import TERMINAL_STATES_PB
+
+    assert TERMINAL_STATES_PB == {
+        order_pb2.ORDER_STATE_VALIDATED,
+        order_pb2.ORDER_STATE_FAILED,
+        order_pb2.ORDER_STATE_SHIPPED,
+        order_pb2.ORDER_STATE_CANCELLED,
+    }

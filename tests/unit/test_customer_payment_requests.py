@@ -13,7 +13,7 @@ from gateway.app.handlers import normalized
 from oms.customers.v1 import customers_pb2
 from oms.payments.v1 import payments_pb2
 from streams.records import Record
-from streams.topics import Topics
+from topology.topics import Topics
 
 TOPICS = Topics()
 

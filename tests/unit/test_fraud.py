@@ -11,7 +11,8 @@ from oms.orders.v1 import events_pb2, order_pb2
 from oms.validation.v1 import state_pb2
 from orders.domain import Check, CheckOutcome, Result
 from streams.testing import TestDriver
-from streams.topics import Topics
+from topology.deadletters import DeadLetters
+from topology.topics import Topics
 from validators.fraud import FRAUD_LIMIT, SESSION_GAP_MS, Session, check_fraud
 from validators.processors import FraudProcessor
 
@@ -139,7 +140,7 @@ class FraudStage:
     def __init__(self) -> None:
         self.topics = Topics()
         self.processor = FraudProcessor(self.topics)
-        self.driver = TestDriver([self.processor], partitions=3, dead_letter_topic=self.topics.dead_letters)
+        self.driver = TestDriver([self.processor], DeadLetters(self.topics.dead_letters), partitions=3)
 
     def order(self, order_id: str, amount: float, at_ms: int, customer_id: int = 7) -> None:
         candidate = state_pb2.FraudCandidate(order_id=order_id, customer_id=customer_id, amount=amount)

@@ -29,7 +29,7 @@ from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_p
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from orders import codec
 from orders.domain import Order
-from streams.topics import Topics
+from topology.topics import Topics
 from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
 from tests.support.gateway import serving
 

@@ -19,18 +19,15 @@ from gateway.adapters.projector import project_batch
 from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2, query_service_pb2_grpc
 from streams import logs, runner
 from streams.kafka import consumer_lag
-from streams.metrics import (
-    SLOTS,
-    GrpcMetricsInterceptor,
-    Metrics,
-    metrics_port,
-    serve_metrics,
-    wsgi_app,
-)
+from streams.metrics import Metrics, serve_metrics, wsgi_app
 from streams.records import Output, Record
 from streams.runner import ProcessorRunner
 from streams.state import MemoryBackend
-from streams.topics import Topics
+from topology.deadletters import DeadLetters
+from topology.grpc import GrpcMetricsInterceptor
+from topology.metrics import OrderMetrics
+from topology.registry import SLOTS, metrics_port
+from topology.topics import Topics
 from tests.support.grpc_server import channel_to_server
 
 TOPICS = Topics("ns.")
@@ -81,7 +78,7 @@ def test_base_zero_unknown_kinds_and_odd_instance_ids_take_any_free_port() -> No
 def test_validations_are_counted_by_check_and_result() -> None:
     metrics = Metrics()
 
-    metrics.count_outputs(
+    OrderMetrics.of(metrics).count_outputs(
         TOPICS,
         [
             validation(order_pb2.CHECK_TYPE_FRAUD, order_pb2.CHECK_RESULT_PASS),
@@ -98,7 +95,7 @@ def test_validations_are_counted_by_check_and_result() -> None:
 def test_terminal_states_are_counted_and_placements_are_not() -> None:
     metrics = Metrics()
 
-    metrics.count_outputs(
+    OrderMetrics.of(metrics).count_outputs(
         TOPICS,
         [
             order_event("placed", order_pb2.ORDER_STATE_CREATED),
@@ -117,7 +114,7 @@ def test_other_topics_other_namespaces_and_undecodable_values_are_not_counted() 
     metrics = Metrics()
     fraud_pass = validation(order_pb2.CHECK_TYPE_FRAUD, order_pb2.CHECK_RESULT_PASS)
 
-    metrics.count_outputs(
+    OrderMetrics.of(metrics).count_outputs(
         TOPICS,
         [
             Output("ns.fraud-check-orders", b"k", fraud_pass.value),
@@ -132,7 +129,7 @@ def test_other_topics_other_namespaces_and_undecodable_values_are_not_counted() 
 
 def test_a_committed_batch_counts_records_per_topic_and_the_transaction() -> None:
     metrics = Metrics()
-    bound = metrics.runner("fraud-check", TOPICS)
+    bound = metrics.runner("fraud-check", on_committed=OrderMetrics.of(metrics).counting(TOPICS))
     consumed = [Record(TOPICS.orders, 0, offset, b"k", b"v", 0) for offset in range(3)]
     produced = [validation(order_pb2.CHECK_TYPE_FRAUD, order_pb2.CHECK_RESULT_PASS), Output("ns.dead-letters", b"k", b"x")]
 
@@ -187,9 +184,10 @@ def test_the_lag_comes_from_librdkafka_statistics() -> None:
 def test_the_view_observes_placed_to_terminal_latency() -> None:
     metrics = Metrics()
 
-    metrics.observe_order(_order(order_pb2.ORDER_STATE_CREATED, 1_000, 1_000))
-    metrics.observe_order(_order(order_pb2.ORDER_STATE_VALIDATED, 1_000, 1_300))
-    metrics.observe_order(_order(order_pb2.ORDER_STATE_FAILED, 1_000, 3_000))
+    orders = OrderMetrics.of(metrics)
+    orders.observe_order(_order(order_pb2.ORDER_STATE_CREATED, 1_000, 1_000))
+    orders.observe_order(_order(order_pb2.ORDER_STATE_VALIDATED, 1_000, 1_300))
+    orders.observe_order(_order(order_pb2.ORDER_STATE_FAILED, 1_000, 3_000))
 
     assert value(metrics, "oms_order_latency_seconds_count", state="created") == 0
     assert value(metrics, "oms_order_latency_seconds_count", state="validated") == 1
@@ -253,7 +251,8 @@ def test_ready_answers_503_until_every_registered_part_is_ready(served: tuple[Me
 
 def test_metrics_are_served_in_the_prometheus_text_format(served: tuple[Metrics, str]) -> None:
     metrics, url = served
-    metrics.orders_placed.inc(3)
+    OrderMetrics.of(metrics).orders_placed.inc(3)
+    GrpcMetricsInterceptor(metrics)
 
     status, body = get(url + "/metrics")
 
@@ -269,7 +268,7 @@ def test_a_taken_port_falls_back_to_any_free_one(caplog: pytest.LogCaptureFixtur
         taken.listen()
         base = taken.getsockname()[1] - SLOTS["fraud-check"]
         with caplog.at_level(logging.WARNING):
-            server = serve_metrics("fraud-check", base, metrics=Metrics(), host="127.0.0.1")
+            server = serve_metrics("fraud-check", metrics_port(base, "fraud-check", "0"), metrics=Metrics(), host="127.0.0.1")
         try:
             assert server.port not in (0, base + SLOTS["fraud-check"])
             assert get(f"http://127.0.0.1:{server.port}/ready")[0] == 503
@@ -373,7 +372,7 @@ def test_a_runner_is_not_ready_before_its_partitions_nor_while_it_restores_them(
         group_id="g",
         transactional_id="t",
         changelog_topic="ns.counting-changelog",
-        dead_letter_topic="ns.dead-letters",
+        dead_letter=DeadLetters("ns.dead-letters"),
         backend=MemoryBackend(),
         metrics=metrics.runner("counting"),
     )

@@ -24,7 +24,8 @@ from orders import codec
 from orders.domain import Order, OrderDetails
 from streams.records import Record
 from streams.testing import TestDriver
-from streams.topics import Topics
+from topology.deadletters import DeadLetters
+from topology.topics import Topics
 
 TOPICS = Topics()
 WINDOW_MS = 60_000
@@ -46,7 +47,7 @@ def payment(payment_id: str, order_id: str, recorded_ms: int, amount: float = 25
 
 class EmailJoin:
     def __init__(self) -> None:
-        self.driver = TestDriver([EmailJoinProcessor(TOPICS, WINDOW_MS)], partitions=3, dead_letter_topic=TOPICS.dead_letters)
+        self.driver = TestDriver([EmailJoinProcessor(TOPICS, WINDOW_MS)], DeadLetters(TOPICS.dead_letters), partitions=3)
 
     def order(self, order_id: str, placed_ms: int) -> None:
         self.driver.pipe(TOPICS.enriched_orders, order_id.encode(), customer_order(order_id, placed_ms).SerializeToString())
@@ -199,9 +200,9 @@ def test_state_is_dropped_after_the_join_and_the_retention() -> None:
 
 def test_the_whole_path_from_order_event_and_customer_to_email_request() -> None:
     driver = TestDriver(
-        [OrderRoutingProcessor(TOPICS, 5_000), EmailJoinProcessor(TOPICS, WINDOW_MS)],
+        [OrderRoutingProcessor(TOPICS, 5_000, DeadLetters(TOPICS.dead_letters)), EmailJoinProcessor(TOPICS, WINDOW_MS)],
+        DeadLetters(TOPICS.dead_letters),
         partitions=3,
-        dead_letter_topic=TOPICS.dead_letters,
     )
     customer = customers_pb2.Customer(customer_id=42, first_name="Jo", email="jo@example.com")
     driver.pipe(TOPICS.customers, customer_key(42), customer.SerializeToString())

@@ -13,7 +13,8 @@ from oms.orders.v1 import events_pb2, order_pb2
 from orders import codec
 from orders.domain import Check, CheckOutcome, Order, OrderDetails, Result
 from streams.testing import TestDriver
-from streams.topics import Topics
+from topology.deadletters import DeadLetters
+from topology.topics import Topics
 from validators.processors import FraudProcessor, InventoryProcessor, OrderDetailsProcessor
 
 TOPICS = Topics()
@@ -28,7 +29,7 @@ class Pipeline:
         processors = [OrderDetailsProcessor(TOPICS), InventoryProcessor(TOPICS), AggregatorProcessor(TOPICS, timeout_ms)]
         if with_fraud:
             processors.insert(1, FraudProcessor(TOPICS))
-        self.driver = TestDriver(processors, partitions=3, dead_letter_topic=TOPICS.dead_letters)
+        self.driver = TestDriver(processors, DeadLetters(TOPICS.dead_letters), partitions=3)
         # Deadlines count from the orders' placed_at (wall clock): run the driver's clock from now.
         self.driver.now_ms = int(time.time() * 1000)
         self._placed = 0

@@ -18,7 +18,7 @@ import grpc
 
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2
 from streams.partitioning import partition_for
-from streams.topics import Topics
+from topology.topics import Topics
 from tests.support.fakes import PARTITIONS, InMemoryEventLog, InMemoryReadModel
 from tests.support.gateway import serving
 

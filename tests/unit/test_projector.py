@@ -11,7 +11,7 @@ from oms.orders.v1 import order_pb2
 from orders import codec
 from orders.domain import Check, CheckOutcome, Order, OrderDetails, Result
 from streams.records import Record
-from streams.topics import Topics
+from topology.topics import Topics
 
 TOPICS = Topics()
 ALL_PASSED = tuple(CheckOutcome(c, Result.PASS) for c in Check)

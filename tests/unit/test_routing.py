@@ -11,7 +11,8 @@ from orders import codec
 from orders.domain import Order, OrderDetails
 from routing.processor import OrderRoutingProcessor, customer_key
 from streams.testing import TestDriver
-from streams.topics import CUSTOMER_LEVELS, Topics
+from topology.deadletters import DeadLetters
+from topology.topics import CUSTOMER_LEVELS, Topics
 
 TOPICS = Topics()
 GRACE_MS = 5_000
@@ -19,8 +20,8 @@ GRACE_MS = 5_000
 
 class Routing:
     def __init__(self) -> None:
-        self.processor = OrderRoutingProcessor(TOPICS, GRACE_MS)
-        self.driver = TestDriver([self.processor], partitions=3, dead_letter_topic=TOPICS.dead_letters)
+        self.processor = OrderRoutingProcessor(TOPICS, GRACE_MS, DeadLetters(TOPICS.dead_letters))
+        self.driver = TestDriver([self.processor], DeadLetters(TOPICS.dead_letters), partitions=3)
 
     def customer(self, customer_id: int, level: int = customers_pb2.CUSTOMER_LEVEL_GOLD, email: str = "a@example.com") -> None:
         customer = customers_pb2.Customer(customer_id=customer_id, email=email, level=level)
