@@ -135,7 +135,7 @@ def test_docs_configuration_md_is_generated_from_the_model() -> None:
 
 
 def test_every_variable_the_code_names_is_a_setting() -> None:
-    """(tests/unit/test_docs.py checks the docs.)"""
+    """(tests/unit/docs/test_docs.py checks the docs.)"""
     known = {env_name(field) for field in Config.model_fields} | NOT_SERVICE_SETTINGS
     named = set()
     for path in REPO.glob("*/**/*.py"):
