@@ -32,8 +32,13 @@ test: setup lint check-gen
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/unit
 
+# Contracts (buf), import boundaries (import-linter), style (ruff) and types
+# (mypy, on the server code). `make test` runs it first.
 lint: imports
 	$(BIN)/buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Import boundaries (.importlinter): streams/ knows no domain, the domain does no I/O.
 imports: $(VENV)/.installed

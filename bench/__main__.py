@@ -105,7 +105,9 @@ TINY = Mode(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="the short version (under 5 minutes)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only", help=f"comma-separated phases of {', '.join(PHASES)}")
@@ -115,10 +117,16 @@ def main() -> int:
         default=2.0,
         help="before each phase, wait for a quiet machine: a 1-minute load average (less this run's own running processes) below this, and other processes using under half a core",
     )
-    parser.add_argument("--wait-load-s", type=float, help="how long to wait for it at most each time (default: 0 quick, 300 full)")
-    parser.add_argument("--wait-budget-s", type=float, default=1200, help="how long to wait for quiet in all (default 1200)")
+    parser.add_argument(
+        "--wait-load-s", type=float, help="how long to wait for it at most each time (default: 0 quick, 300 full)"
+    )
+    parser.add_argument(
+        "--wait-budget-s", type=float, default=1200, help="how long to wait for quiet in all (default 1200)"
+    )
     parser.add_argument("--stages", help="comma-separated stages (default: all)")
-    parser.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md and the plot from the saved results")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite RESULTS.md and the plot from the saved results"
+    )
     args = parser.parse_args()
     mode = TINY if args.tiny else QUICK if args.quick else FULL
     phases = tuple(args.only.split(",")) if args.only else mode.default_phases
@@ -136,7 +144,9 @@ def main() -> int:
     return 0
 
 
-def run(mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: float, results: dict, path: Path) -> dict:
+def run(
+    mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: float, results: dict, path: Path
+) -> dict:
     log = Log()
     began = time.monotonic()
     results["mode"] = mode.name
@@ -173,7 +183,9 @@ def run(mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: f
             results.setdefault("soak", {})
             for stage in selected:
                 wait_for_quiet(args.max_load, wait_s, log)
-                results["soak"][stage] = stages.run_stage(stage, bootstrap, work, mode.soak_orders, log, timeout_s=SOAK_LIMIT_S)
+                results["soak"][stage] = stages.run_stage(
+                    stage, bootstrap, work, mode.soak_orders, log, timeout_s=SOAK_LIMIT_S
+                )
                 save()
         if "ceiling" in phases:
             wait_for_quiet(args.max_load, wait_s, log)
@@ -185,13 +197,17 @@ def run(mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: f
             wait_for_quiet(args.max_load, wait_s, log)
             one = e2e.start_platform(bootstrap, work, instances=1, partitions=3, log=log)
             log("open-loop rate sweep")
-            results["e2e"] = e2e.sweep(one, mode.rates, mode.step_s, mode.warmup_s, log, args.max_load, wait_s, mode.refine)
+            results["e2e"] = e2e.sweep(
+                one, mode.rates, mode.step_s, mode.warmup_s, log, args.max_load, wait_s, mode.refine
+            )
             save()
         reuse = one is not None and mode.scale_partitions == 3 and "scale" in phases
         if one is not None and not reuse:
             one.stop()
         if "scale" in phases:
-            results["scale"] = scale(mode, bootstrap, work, log, args.max_load, wait_s, results, reuse=one if reuse else None)
+            results["scale"] = scale(
+                mode, bootstrap, work, log, args.max_load, wait_s, results, reuse=one if reuse else None
+            )
             save()
         if reuse:
             one.stop()
@@ -214,7 +230,9 @@ def _saturating_rate(results: dict) -> float:
     return max(1000.0, 2 * best)
 
 
-def scale(mode: Mode, bootstrap: str, work: Path, log: Log, max_load: float, wait_s: float, results: dict, reuse) -> dict:  # type: ignore[no-untyped-def]
+def scale(
+    mode: Mode, bootstrap: str, work: Path, log: Log, max_load: float, wait_s: float, results: dict, reuse
+) -> dict:  # type: ignore[no-untyped-def]
     rate = _saturating_rate(results)
     out: dict = {"offered_rate": rate, "partitions": mode.scale_partitions, "runs": {}}
     for instances in (1, 2):
@@ -240,7 +258,9 @@ def profiles(mode: Mode, bootstrap: str, work: Path, log: Log, selected: tuple[s
     pdir = OUT / f"profiles-{mode.name}"
     pdir.mkdir(parents=True, exist_ok=True)
     for stage in selected:
-        out["stages"][stage] = stages.run_stage(stage, bootstrap, work, mode.profile_orders, log, profile_dir=pdir)["profile"]
+        out["stages"][stage] = stages.run_stage(stage, bootstrap, work, mode.profile_orders, log, profile_dir=pdir)[
+            "profile"
+        ]
     # What ten times the records per transaction would give the lightest stages.
     out["what_if"] = {
         stage: stages.run_stage(stage, bootstrap, work, mode.stage_orders, log, max_batch=10_000)

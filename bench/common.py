@@ -195,7 +195,7 @@ def set_wait_budget(seconds: float) -> None:
     _wait_budget[0] = seconds
 
 
-def wait_for_quiet(max_load: float, max_wait_s: float, log: "Log", max_others: float = 0.5) -> float:
+def wait_for_quiet(max_load: float, max_wait_s: float, log: Log, max_others: float = 0.5) -> float:
     """Waits (bounded) until the machine is quiet: other people's processes
     use less than max_others cores and the 1-minute load average, less the
     cores this run itself keeps busy now, is below max_load. (The load
@@ -228,8 +228,8 @@ def _command_output(argv: Sequence[str]) -> str:
 
 def machine_facts() -> dict[str, str]:
     import confluent_kafka
-    import grpc
     import google.protobuf
+    import grpc
 
     from localkafka import settings as kafka_settings
 

@@ -40,7 +40,9 @@ def start_platform(bootstrap: str, work_dir: Path, instances: int, partitions: i
     )
     platform.start(timeout_s=180)
     customers = prepare(platform)
-    log(f"platform with {instances} instance(s) per service, {partitions} partitions, up in {time.monotonic() - began:.0f}s")
+    log(
+        f"platform with {instances} instance(s) per service, {partitions} partitions, up in {time.monotonic() - began:.0f}s"
+    )
     platform.bench_customers = customers  # type: ignore[attr-defined]
     return platform
 
@@ -112,7 +114,10 @@ def load_step(
     out = result.to_json() | {"loadavg": round(load, 2), **cpu.summary(), "sustained": sustained(result)}
     if platform is not None and result.completed:
         out["hops"] = hop_breakdown(platform, result)
-        log("    where the time went (p50 / p99 ms): " + "; ".join(f"{k} {v['p50']:.0f}/{v['p99']:.0f}" for k, v in out["hops"].items()))
+        log(
+            "    where the time went (p50 / p99 ms): "
+            + "; ".join(f"{k} {v['p50']:.0f}/{v['p99']:.0f}" for k, v in out["hops"].items())
+        )
     lat = result.latency_ms
     log(
         f"  {rate:>6.0f}/s for {duration_s:.0f}s: done {result.completed}/{result.sent}, throughput {result.throughput}/s, "
@@ -219,7 +224,9 @@ def generator_ceiling(rates: Sequence[float], duration_s: float, log: Log, serve
     """The generator against a trivial front door (two server processes)."""
     port = free_port()
     processes = [
-        subprocess.Popen([sys.executable, "-m", "bench.loadgen", "echo", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.loadgen", "echo", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE
+        )
         for _ in range(servers)
     ]
     try:

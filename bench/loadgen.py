@@ -90,7 +90,9 @@ async def _one(plan: Plan, index: int, scheduled: float, command, query, outcome
         raise
 
 
-async def _place_and_watch(plan: Plan, request, command, query, outcomes: list[Outcome], scheduled: float, sent: float) -> None:  # type: ignore[no-untyped-def]
+async def _place_and_watch(
+    plan: Plan, request, command, query, outcomes: list[Outcome], scheduled: float, sent: float
+) -> None:  # type: ignore[no-untyped-def]
     placed = done = -1.0
     status = "ok"
     try:
@@ -326,4 +328,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["Plan", "LoadResult", "run_load", "sustained", "percentile"]
+__all__ = ["LoadResult", "Plan", "percentile", "run_load", "sustained"]

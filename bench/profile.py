@@ -22,7 +22,20 @@ def start(pid: int, out: Path, duration_s: int | None = None, rate: int = 200) -
     """py-spy record of one process into a collapsed-stack file; it ends with
     the process, after duration_s, or on stop()."""
     # --gil: only the thread holding the GIL, i.e. where Python's one core goes.
-    argv = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate), "--gil", "--nonblocking", "-o", str(out)]
+    argv = [
+        "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "raw",
+        "--rate",
+        str(rate),
+        "--gil",
+        "--nonblocking",
+        "-o",
+        str(out),
+    ]
     if duration_s is not None:
         argv += ["--duration", str(duration_s)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

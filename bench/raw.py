@@ -48,7 +48,12 @@ def produce(bootstrap: str, topic: str, count: int) -> dict:
     if left:
         raise SystemExit(f"{left} records not delivered")
     size = len(records[0][1])
-    return {"records": count, "record_bytes": size, "seconds": round(seconds, 3), "records_per_s": round(count / seconds, 1)}
+    return {
+        "records": count,
+        "record_bytes": size,
+        "seconds": round(seconds, 3),
+        "records_per_s": round(count / seconds, 1),
+    }
 
 
 def consume(bootstrap: str, topic: str, count: int, partitions: int) -> dict:
@@ -132,7 +137,12 @@ def txloop(bootstrap: str, source: str, sink: str, count: int, max_batch: int = 
     reader.close()
     if seen < count:
         raise SystemExit(f"transformed {seen} of {count}")
-    return {"records": count, "seconds": round(seconds, 3), "records_per_s": round(count / seconds, 1), "batches": batches}
+    return {
+        "records": count,
+        "seconds": round(seconds, 3),
+        "records_per_s": round(count / seconds, 1),
+        "batches": batches,
+    }
 
 
 def main() -> None:
@@ -164,7 +174,16 @@ def run_raw(bootstrap: str, count: int, log: Log, partitions: int = 3) -> dict[s
     # it yet): one unrecorded round of each first.
     warm = f"bench-raw-{run}-warm"
     ensure_topics(bootstrap, [TopicSpec(warm), TopicSpec(f"{warm}-warmup"), TopicSpec(f"{warm}-out")], partitions, 1)
-    warm_args = ["--bootstrap", bootstrap, "--topic", warm, "--count", str(min(count, 20_000)), "--partitions", str(partitions)]
+    warm_args = [
+        "--bootstrap",
+        bootstrap,
+        "--topic",
+        warm,
+        "--count",
+        str(min(count, 20_000)),
+        "--partitions",
+        str(partitions),
+    ]
     run_json(["-m", "bench.raw", "produce", *warm_args], timeout_s=900)
     run_json(["-m", "bench.raw", "txloop", *warm_args, "--sink", f"{warm}-out"], timeout_s=900)
     results = {}

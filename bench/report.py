@@ -215,7 +215,20 @@ def render(results: dict, analysis: str) -> str:
                 ]
             )
         out += _table(
-            ["offered/s", "done/sent", "done/s", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "place p99", "late p99", "errors", "kept up", "load"],
+            [
+                "offered/s",
+                "done/sent",
+                "done/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "place p99",
+                "late p99",
+                "errors",
+                "kept up",
+                "load",
+            ],
             rows,
         )
         with_hops = [step for step in ordered if step.get("hops")]
@@ -232,7 +245,13 @@ def render(results: dict, analysis: str) -> str:
             out += _table(
                 ["hop", *(f"{_num(step['offered_rate'])}/s" for step in with_hops)],
                 [
-                    [name, *(f"{_num(step['hops'][name]['p50'])} / {_num(step['hops'][name]['p99'])}" for step in with_hops)]
+                    [
+                        name,
+                        *(
+                            f"{_num(step['hops'][name]['p50'])} / {_num(step['hops'][name]['p99'])}"
+                            for step in with_hops
+                        ),
+                    ]
                     for name in names
                 ],
             )
@@ -249,19 +268,19 @@ def render(results: dict, analysis: str) -> str:
                 labels += [label for label in step["cores_by_process"] if label not in labels]
             out += _table(
                 ["process", *(f"{_num(step['offered_rate'])}/s" for step in with_cpu)],
-                [
-                    [label, *(_num(step["cores_by_process"].get(label), 2) for step in with_cpu)]
-                    for label in labels
-                ]
+                [[label, *(_num(step["cores_by_process"].get(label), 2) for step in with_cpu)] for label in labels]
                 + [["**all of ours**", *(f"**{_num(step['cores_ours'], 2)}**" for step in with_cpu)]]
                 + [["others", *(_num(step["cores_others"], 2) for step in with_cpu)]],
             )
         last = e2e["steps"][-1].get("memory") or {}
         if last:
             total = sum(s["sent"] for s in e2e["steps"])
-            out += ["", f"RSS of each service after the sweep ({total:,} orders): " + ", ".join(
-                f"{name} {_num(m.get('rss_mib'), 1)} MiB" for name, m in last.items()
-            ) + "."]
+            out += [
+                "",
+                f"RSS of each service after the sweep ({total:,} orders): "
+                + ", ".join(f"{name} {_num(m.get('rss_mib'), 1)} MiB" for name, m in last.items())
+                + ".",
+            ]
 
     ceiling = results.get("ceiling")
     if ceiling:
@@ -276,7 +295,16 @@ def render(results: dict, analysis: str) -> str:
             "",
         ]
         out += _table(
-            ["offered/s", "sent/s", "done/s", "p50 ms", "p99 ms", "late p99 ms", "generator CPU s / 1000 orders", "load"],
+            [
+                "offered/s",
+                "sent/s",
+                "done/s",
+                "p50 ms",
+                "p99 ms",
+                "late p99 ms",
+                "generator CPU s / 1000 orders",
+                "load",
+            ],
             [
                 [
                     _num(s["offered_rate"]),
@@ -330,11 +358,21 @@ def render(results: dict, analysis: str) -> str:
     if soak:
         out += ["", "### Memory after a long drain", "", f"Command: {_cmd(results, 'soak')}.", ""]
         out += _table(
-            ["stage", "orders", "orders/s", "records/s first fifth → last fifth", "RSS MiB at end", "peak RSS MiB", "load"],
+            [
+                "stage",
+                "orders",
+                "orders/s",
+                "records/s first fifth → last fifth",
+                "RSS MiB at end",
+                "peak RSS MiB",
+                "load",
+            ],
             [
                 [
                     name,
-                    _num(s["orders"]) if s.get("drained", True) else f"{_num(s.get('orders_done'))} of {_num(s['orders'])} (time limit)",
+                    _num(s["orders"])
+                    if s.get("drained", True)
+                    else f"{_num(s.get('orders_done'))} of {_num(s['orders'])} (time limit)",
                     _num(s["orders_per_s"]),
                     " → ".join(_num(r) for r in rate_trend(s)),
                     _num(s.get("rss_mib"), 1),
@@ -363,9 +401,9 @@ def render(results: dict, analysis: str) -> str:
         if stages and tx:
             out += [
                 "",
-                "Ratios: " + "; ".join(
-                    f"{name} {s['records_per_s'] / tx:.2f}× the txloop's records/s"
-                    for name, s in stages.items()
+                "Ratios: "
+                + "; ".join(
+                    f"{name} {s['records_per_s'] / tx:.2f}× the txloop's records/s" for name, s in stages.items()
                 )
                 + (
                     f"; end to end, the highest sustained rate ({_num(e2e['max_sustained_rate'])} orders/s) is "
@@ -404,7 +442,10 @@ def render(results: dict, analysis: str) -> str:
     profiles = results.get("profiles")
     if profiles:
         out += ["", "## Profiles (py-spy, top frames by own samples)", "", f"Command: {_cmd(results, 'profile')}.", ""]
-        for group, entries in (("stage", profiles.get("stages", {})), ("service under load", profiles.get("platform", {}))):
+        for group, entries in (
+            ("stage", profiles.get("stages", {})),
+            ("service under load", profiles.get("platform", {})),
+        ):
             for name, prof in entries.items():
                 if not prof.get("samples"):
                     continue
@@ -424,7 +465,14 @@ def render(results: dict, analysis: str) -> str:
         out += _table(
             ["stage", "orders", "orders/s", "batches", "peak RSS MiB", "load"],
             [
-                [name, _num(r["orders"]), _num(r["orders_per_s"]), _num(r["committed_batches"]), _num(r.get("peak_rss_mib"), 1), _load(r)]
+                [
+                    name,
+                    _num(r["orders"]),
+                    _num(r["orders_per_s"]),
+                    _num(r["committed_batches"]),
+                    _num(r.get("peak_rss_mib"), 1),
+                    _load(r),
+                ]
                 for name, r in what_if.items()
             ],
         )
@@ -456,8 +504,14 @@ def plot(results: dict, path: Path) -> bool:
     unanswered = [s["offered_rate"] for s in steps if not math.isfinite(s["latency_ms"]["p99"])]
     if unanswered:
         axes.text(
-            0.99, 0.02, "missing points: some orders never answered (∞)", transform=axes.transAxes,
-            ha="right", va="bottom", fontsize=8, color="grey",
+            0.99,
+            0.02,
+            "missing points: some orders never answered (∞)",
+            transform=axes.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="grey",
         )
     axes.set_xlabel("offered rate (orders/s, open loop)")
     axes.set_ylabel("PlaceOrder → terminal state (ms)")

@@ -26,8 +26,8 @@ from bench.common import CpuWatch, Log, loadavg, memory_mib, run_json
 from streams.kafka import partition_count
 from streams.records import Output, Record
 from streams.service import limit_malloc_arenas
-from topology.config import Config
 from streams.state import PartitionState
+from topology.config import Config
 from topology.service import create_topics
 from topology.topics import Topics
 
@@ -44,7 +44,9 @@ def prefill(stage: str, bootstrap: str, topics: Topics, orders: int) -> dict[str
     events = workload.PlacedEvents()
     filled = {}
     if stage == "inventory":
-        filled[topics.warehouse_inventory] = workload.produce_all(bootstrap, topics.warehouse_inventory, workload.stock_levels())
+        filled[topics.warehouse_inventory] = workload.produce_all(
+            bootstrap, topics.warehouse_inventory, workload.stock_levels()
+        )
     filled[topics.orders] = workload.produce_all(bootstrap, topics.orders, workload.placed(events, orders))
     if stage == "aggregator":
         filled[topics.order_validations] = workload.produce_all(
@@ -114,7 +116,9 @@ def _ends(bootstrap: str, filled: dict[str, int]) -> dict[tuple[str, int], int]:
         ends = {}
         for topic in filled:
             for partition in range(partition_count(bootstrap, topic)):
-                ends[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[1]
+                ends[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)[
+                    1
+                ]
         return ends
     finally:
         consumer.close()
@@ -135,7 +139,9 @@ def drive_processor(stage: str, settings: Config, filled: dict[str, int], orders
 
     topics = Topics(settings.namespace)
     inner = (AGGREGATOR if stage == "aggregator" else CHECKS[stage]).build(settings)
-    counted = CountingProcessor(inner, _ends(settings.bootstrap_servers, filled), internal_inputs(stage, topics, orders))
+    counted = CountingProcessor(
+        inner, _ends(settings.bootstrap_servers, filled), internal_inputs(stage, topics, orders)
+    )
     started = time.monotonic()
     runner = build_runner(counted, settings)  # type: ignore[arg-type]
     reached_at_batches: list[int] = []
@@ -209,7 +215,11 @@ def drive_projector(settings: Config, orders: int, timeout_s: float) -> dict:
 
     def consumer(**kwargs: object) -> ViewConsumer:  # as gateway.bootstrap builds it
         return TimedConsumer(
-            settings.bootstrap_servers, topics.group("order-view"), group_instance_id=member, client_id="bench", **kwargs  # type: ignore[arg-type]
+            settings.bootstrap_servers,
+            topics.group("order-view"),
+            group_instance_id=member,
+            client_id="bench",
+            **kwargs,  # type: ignore[arg-type]
         )
 
     started = time.monotonic()
@@ -300,14 +310,22 @@ def run_stage(
     with CpuWatch() as cpu:
         result = run_json(
             [
-                "-m", "bench.stages", stage,
-                "--bootstrap", bootstrap,
-                "--namespace", namespace,
-                "--data-dir", str(data_dir),
-                "--orders", str(orders),
-                "--filled", json.dumps(filled),
+                "-m",
+                "bench.stages",
+                stage,
+                "--bootstrap",
+                bootstrap,
+                "--namespace",
+                namespace,
+                "--data-dir",
+                str(data_dir),
+                "--orders",
+                str(orders),
+                "--filled",
+                json.dumps(filled),
                 *(["--max-batch", str(max_batch)] if max_batch else []),
-                "--timeout", str(timeout_s),
+                "--timeout",
+                str(timeout_s),
             ],
             timeout_s=timeout_s + 300,
             env={"OMS_PARTITIONS": str(partitions), "OMS_LOG_LEVEL": "WARNING"},
@@ -318,7 +336,11 @@ def run_stage(
     if profile_dir is not None:
         result["profile"] = profiling.top_frames(profile_dir / f"stage-{stage}-{orders}.txt", focus=WORK_LOOPS)
     shutil.rmtree(data_dir, ignore_errors=True)
-    result |= {"loadavg": round(load, 2), **cpu.summary(), "max_batch": max_batch or Config.model_fields["max_batch"].default}
+    result |= {
+        "loadavg": round(load, 2),
+        **cpu.summary(),
+        "max_batch": max_batch or Config.model_fields["max_batch"].default,
+    }
     log(
         f"stage {stage}{'' if result['drained'] else ' (out of time: partial)'}: {result['orders_per_s']:.0f} orders/s ({result['records_per_s']:.0f} records/s), "
         f"peak RSS {result.get('peak_rss_mib')} MiB, load {load:.2f}"

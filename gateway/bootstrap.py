@@ -112,22 +112,25 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
 
     def consumer(**kwargs: object) -> ViewConsumer:
         return ViewConsumer(
-            settings.bootstrap_servers,
+            settings.kafka,
             view_group,
             group_instance_id=member,
             client_id=address,
-            extra=settings.kafka_properties,
             on_lag=lambda lags: metrics.set_lag("order-view", lags),
             **kwargs,  # type: ignore[arg-type]
         )
 
     projector = order_projector(
-        consumer, view, topics, notifier.progress_threadsafe,
-        on_order=OrderMetrics.of(metrics).observe_order, on_assigned=notifier.assigned_threadsafe
+        consumer,
+        view,
+        topics,
+        notifier.progress_threadsafe,
+        on_order=OrderMetrics.of(metrics).observe_order,
+        on_assigned=notifier.assigned_threadsafe,
     )
     tables = tables_projector(settings, view, notifier)
     partitions = {
-        topic: await asyncio.to_thread(partition_count, settings.bootstrap_servers, topic)
+        topic: await asyncio.to_thread(partition_count, settings.kafka, topic)
         for topic in (topics.orders, topics.customers, topics.payments)
     }
     # Stock is routed by the same partition count as orders.
@@ -198,17 +201,17 @@ async def bootstrap(
     if router is None:
         if projection is not None:
             notifier = projection.notifier
-            admin = admin_client(settings.bootstrap_servers, settings.kafka_properties)
+            admin = admin_client(settings.kafka)
             view_group = topics.group("order-view")
             router = Router(
                 address,
                 lambda tp: tp in notifier.held,
-                lambda: group_members(settings.bootstrap_servers, view_group, admin=admin),
+                lambda: group_members(settings.kafka, view_group, admin=admin),
             )
         else:
             router = Router(address, read_model.holds, list)
     if event_log is None:
-        kafka_log = KafkaEventLog(Publisher(settings.bootstrap_servers, settings.kafka_properties))
+        kafka_log = KafkaEventLog(Publisher(settings.kafka))
         closers.append(kafka_log.close)
         event_log = kafka_log
     if projection is not None:

@@ -21,6 +21,7 @@ from topology.service import configure_logging, create_topics
 
 log = logging.getLogger("launcher")
 
+
 def service_specs(instances: int) -> list[ServiceSpec]:
     specs = []
     for service in SERVICES:
@@ -82,7 +83,9 @@ def main() -> int:
             while not stop.is_set():
                 supervisor.supervise_once()
                 if supervisor.misconfigured:
-                    log.error("%s stopped on a configuration error: stopping everything", ", ".join(supervisor.misconfigured))
+                    log.error(
+                        "%s stopped on a configuration error: stopping everything", ", ".join(supervisor.misconfigured)
+                    )
                     status = EX_CONFIG
                     break
                 stop.wait(0.5)

@@ -18,6 +18,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 log = logging.getLogger(__name__)
 
 
+def _as_bytes(content: bytes | str | None) -> bytes:
+    return content.encode() if isinstance(content, str) else content or b""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -39,7 +43,9 @@ class MailSink:
     """Keeps every accepted email; while `refusing`, answers `refusal`
     (by default 451: try again later)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, on_message: Callable[[EmailMessage], None] | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, on_message: Callable[[EmailMessage], None] | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.messages: list[EmailMessage] = []
@@ -55,11 +61,11 @@ class MailSink:
             with self._lock:
                 self.refused += 1
             return self.refusal
-        message = email.message_from_bytes(envelope.content or b"", policy=default)
+        message = email.message_from_bytes(_as_bytes(envelope.content), policy=default)
         with self._lock:
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         if self._on_message is not None:
-            self._on_message(message)  # type: ignore[arg-type]
+            self._on_message(message)
         return "250 2.0.0 OK"
 
     def with_message_id(self, message_id: str) -> list[EmailMessage]:

@@ -83,7 +83,9 @@ class Supervisor:
                     if now - child.started_at > self.STABLE_AFTER_S:
                         child.restarts = 0
                     delay = min(30.0, 2.0 ** min(child.restarts, 5))
-                    log.warning("%s exited with status %s; restarting in %.0fs", child.spec.name, process.returncode, delay)
+                    log.warning(
+                        "%s exited with status %s; restarting in %.0fs", child.spec.name, process.returncode, delay
+                    )
                     child.process = None
                     child.restarts += 1
                     child.next_start = now + delay

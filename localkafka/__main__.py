@@ -20,11 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     # Shared options, accepted after either subcommand ("run --data-dir X").
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--data-dir", type=Path, default=None,
+        "--data-dir",
+        type=Path,
+        default=None,
         help=f"state folder (default ${settings.ENV_DATA_DIR} or <repo>/.oms-data)",
     )
     common.add_argument(
-        "--kafka-version", default=None,
+        "--kafka-version",
+        default=None,
         help=f"Kafka version (default ${settings.ENV_VERSION} or {settings.KAFKA_VERSION})",
     )
     common.add_argument("-v", "--verbose", action="store_true")
@@ -33,24 +36,26 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m localkafka", description="Install and run a local Apache Kafka (KRaft)."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    install_cmd = commands.add_parser(
-        "install", parents=[common], help="fetch the Kafka jars into the cache"
-    )
+    install_cmd = commands.add_parser("install", parents=[common], help="fetch the Kafka jars into the cache")
     install_cmd.add_argument("--force", action="store_true", help="fetch even if cached")
-    run_cmd = commands.add_parser(
-        "run", parents=[common], help="run Kafka in the foreground until Ctrl-C/SIGTERM"
-    )
+    run_cmd = commands.add_parser("run", parents=[common], help="run Kafka in the foreground until Ctrl-C/SIGTERM")
     run_cmd.add_argument(
-        "--port", type=int, default=None,
+        "--port",
+        type=int,
+        default=None,
         help=f"first broker port (default ${settings.ENV_PORT} or {settings.DEFAULT_PORT})",
     )
     run_cmd.add_argument(
-        "--brokers", type=int, default=None,
+        "--brokers",
+        type=int,
+        default=None,
         help=f"number of broker+controller nodes (default ${settings.ENV_BROKERS} or 1)",
     )
     run_cmd.add_argument("--partitions", type=int, default=1, help="num.partitions (default 1)")
     run_cmd.add_argument(
-        "--keep-data", action="store_true", help="keep topics from the previous run",
+        "--keep-data",
+        action="store_true",
+        help="keep topics from the previous run",
     )
 
     args = parser.parse_args(argv)
@@ -84,7 +89,8 @@ def _run(args: argparse.Namespace) -> int:
     if external is not None:
         print(
             f"{settings.ENV_BOOTSTRAP} is set: using {ExternalKafka(external).bootstrap_servers}, "
-            "not starting a broker", file=sys.stderr,
+            "not starting a broker",
+            file=sys.stderr,
         )
         return 0
 
@@ -112,8 +118,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         cluster.start()
         print(f"{settings.ENV_BOOTSTRAP}={cluster.bootstrap_servers}", flush=True)
-        print(f"Kafka {cluster.version} running; logs under {cluster.home}. Ctrl-C to stop.",
-              file=sys.stderr, flush=True)
+        print(
+            f"Kafka {cluster.version} running; logs under {cluster.home}. Ctrl-C to stop.", file=sys.stderr, flush=True
+        )
         while not stop_requested.wait(1.0):
             dead = [node for node in cluster.nodes if node.has_crashed]
             if dead:

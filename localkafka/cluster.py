@@ -209,9 +209,7 @@ class KafkaNode:
             str(self.properties_path),
         ]
         with (self.logs_dir / "format.log").open("wb") as out:
-            return subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-            )
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
     def start(self, dist: KafkaDistribution, heap_min: str, heap_max: str) -> None:
         if self.is_alive:
@@ -319,9 +317,7 @@ class KafkaNode:
 
     def log_tail(self, lines: int = 40) -> str:
         code = self.returncode
-        state = "not started" if self._process is None else (
-            "running" if code is None else f"exit code {code}"
-        )
+        state = "not started" if self._process is None else ("running" if code is None else f"exit code {code}")
         parts = [f"--- node {self.node_id} ({self.address}): {state}"]
         for name, count in (("server.log", lines), ("stdout.log", 15), ("format.log", 30)):
             path = self.logs_dir / name
@@ -447,11 +443,12 @@ class KafkaCluster:
             if isinstance(error, (KeyboardInterrupt, PortInUseError)):
                 raise
             raise KafkaStartError(
-                f"Kafka {self.version} did not start at {self.bootstrap_servers}: "
-                f"{_describe(error)}\n{logs}".rstrip()
+                f"Kafka {self.version} did not start at {self.bootstrap_servers}: {_describe(error)}\n{logs}".rstrip()
             ) from (None if isinstance(error, KafkaStartError) else error)
         log.info(
-            "Kafka %s ready at %s in %.1fs", self.version, self.bootstrap_servers,
+            "Kafka %s ready at %s in %.1fs",
+            self.version,
+            self.bootstrap_servers,
             time.monotonic() - started,
         )
         return self
@@ -471,9 +468,7 @@ class KafkaCluster:
         running = [node.address for node in self.nodes if node.should_run]
         deadline = time.monotonic() + (timeout or self.startup_timeout)
         try:
-            _wait_until_ready(
-                self.bootstrap_servers, len(running), deadline, self._raise_if_dead, running
-            )
+            _wait_until_ready(self.bootstrap_servers, len(running), deadline, self._raise_if_dead, running)
         except KafkaStartError as error:
             raise KafkaStartError(f"{error}\n{self._log_tails()}") from None
 
@@ -511,11 +506,7 @@ class KafkaCluster:
     def _stale_nodes(self) -> list[KafkaNode]:
         """Nodes of any earlier cluster at this port, including larger ones."""
         known = {node.home for node in self.nodes}
-        extra = [
-            KafkaNode(0, 0, 0, path)
-            for path in sorted(self.home.glob("node-*"))
-            if path not in known
-        ]
+        extra = [KafkaNode(0, 0, 0, path) for path in sorted(self.home.glob("node-*")) if path not in known]
         return [*self.nodes, *extra]
 
     def _check_kept_data_fits(self) -> None:
@@ -543,15 +534,11 @@ class KafkaCluster:
         cluster_id = existing.pop() if existing else _new_cluster_id()
         self.cluster_id = cluster_id
         self.topology_path.parent.mkdir(parents=True, exist_ok=True)
-        self.topology_path.write_text(
-            json.dumps({"brokers": self.brokers, "cluster_id": cluster_id}) + "\n"
-        )
+        self.topology_path.write_text(json.dumps({"brokers": self.brokers, "cluster_id": cluster_id}) + "\n")
         for node in self.nodes:
             node.write_config(self._server_properties(node))
         formatting = [
-            (node, node.start_format(self._dist, cluster_id))
-            for node in self.nodes
-            if not node.is_formatted()
+            (node, node.start_format(self._dist, cluster_id)) for node in self.nodes if not node.is_formatted()
         ]
         try:
             for node, process in formatting:
@@ -713,9 +700,7 @@ def _check_deadline(deadline: float, waiting_for: str, bootstrap: str) -> None:
 
 
 # Processes, ports and files --------------------------------------------------
-def _java_command(
-    dist: KafkaDistribution, log4j: Path, logs_dir: Path, heap_min: str, heap_max: str
-) -> list[str]:
+def _java_command(dist: KafkaDistribution, log4j: Path, logs_dir: Path, heap_min: str, heap_max: str) -> list[str]:
     return [
         _java_executable(),
         f"-Xms{heap_min}",
@@ -856,5 +841,5 @@ def _stop_live_clusters() -> None:
     for cluster in list(_live_clusters):
         try:
             cluster.stop()
-        except Exception:  # noqa: BLE001 - best effort at exit
+        except Exception:
             log.exception("stopping %r at exit failed", cluster)

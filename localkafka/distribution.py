@@ -154,14 +154,12 @@ def _install_locked(version: str, home: Path) -> KafkaDistribution:
                 )
             except subprocess.TimeoutExpired:
                 raise KafkaInstallError(
-                    f"mvn did not finish fetching Kafka {version} within {MVN_TIMEOUT_S}s; "
-                    f"see {log_path}"
+                    f"mvn did not finish fetching Kafka {version} within {MVN_TIMEOUT_S}s; see {log_path}"
                 ) from None
     if result.returncode != 0:
         raise KafkaInstallError(
             f"mvn failed (exit {result.returncode}) fetching "
-            f"org.apache.kafka:kafka_2.13:{version}. Last lines of {log_path}:\n"
-            + tail(log_path, 30)
+            f"org.apache.kafka:kafka_2.13:{version}. Last lines of {log_path}:\n" + tail(log_path, 30)
         )
 
     jars = sorted(p.name for p in staging.glob("*.jar"))

@@ -29,10 +29,9 @@ def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
     topics = Topics(settings.namespace)
     member = topics.group(f"{SENDER_NAME}-{settings.instance_id}")
     outbox = CommittingConsumer(
-        settings.bootstrap_servers,
+        settings.kafka,
         topics.group(SENDER_NAME),
         (topics.email_requests,),
-        extra=settings.kafka_properties,
         group_instance_id=member,
     )
     return EmailSender(

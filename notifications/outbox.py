@@ -77,7 +77,7 @@ class LevelDbSentLog:
         )
 
     def due(self, now_ms: int, limit: int) -> list[email_pb2.EmailAttempt]:
-        found = []
+        found: list[email_pb2.EmailAttempt] = []
         for key, _ in self._db.scan(_DUE.prefix, until=_DUE.until(now_ms)):
             due_ms, email_id = _DUE.parse(key)
             if due_ms > now_ms or len(found) >= limit:

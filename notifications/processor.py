@@ -111,7 +111,9 @@ class EmailJoinProcessor(Processor):
         self.orders.put(state, order_id, order)
         self.expiry.schedule(state, self._expiry(order_ms), self.orders.raw_key(order_id))
 
-    def _join(self, order: state_pb2.CustomerOrder, payment: payments_pb2.Payment, state: PartitionState) -> Iterator[Output]:
+    def _join(
+        self, order: state_pb2.CustomerOrder, payment: payments_pb2.Payment, state: PartitionState
+    ) -> Iterator[Output]:
         order_id = order.order.order_id
         request = email_pb2.EmailRequested(
             email_id=email_id(order_id), order_id=order_id, customer=order.customer, order=order.order, payment=payment

@@ -91,10 +91,18 @@ class EmailSender:
         try:
             request = email_pb2.EmailRequested.FromString(record.value or b"")
         except DecodeError as exc:
-            log.error("skipping undecodable email request at %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+            log.error(
+                "skipping undecodable email request at %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
             return
         if not request.email_id:
-            log.error("skipping email request without an id at %s[%d]@%d", record.topic, record.partition, record.offset)
+            log.error(
+                "skipping email request without an id at %s[%d]@%d", record.topic, record.partition, record.offset
+            )
             return
         if self._sent.outcome(request.email_id) is not None or self._sent.waiting(request.email_id) is not None:
             log.info("email %s was handled before; not sending it again", request.email_id)
@@ -114,7 +122,13 @@ class EmailSender:
                 self._sent.give_up(request.email_id, str(failure))
                 return
             delay_ms = min(self._retry_max_ms, self._retry_base_ms * 2 ** min(attempts, 20))
-            log.warning("email %s not sent (attempt %d), retrying in %d ms: %s", request.email_id, attempts + 1, delay_ms, failure)
+            log.warning(
+                "email %s not sent (attempt %d), retrying in %d ms: %s",
+                request.email_id,
+                attempts + 1,
+                delay_ms,
+                failure,
+            )
             if failure.unreachable:
                 self._paused_until_ms = now_ms + delay_ms
             self._retry(request, attempts + 1, now_ms + delay_ms, str(failure))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -73,7 +75,7 @@ def order_to_pb(order: Order, placed_at: datetime | None = None) -> order_pb2.Or
     return pb
 
 
-def events_to_pb(order: Order, pending: list[Order.Event]) -> list[events_pb2.OrderEvent]:
+def events_to_pb(order: Order, pending: Sequence[Any]) -> list[events_pb2.OrderEvent]:
     """The records for an aggregate's new events (from `collect_events()`).
 
     Each record carries the order as it stood right after its own event: the
@@ -85,7 +87,7 @@ def events_to_pb(order: Order, pending: list[Order.Event]) -> list[events_pb2.Or
         replica: Order | None = None
         records = []
         for domain_event in pending:
-            replica = domain_event.mutate(replica)  # type: ignore[assignment]
+            replica = domain_event.mutate(replica)
             assert replica is not None
             records.append(_event_record(replica, domain_event))
         return records
@@ -168,15 +170,17 @@ def rehydrate(snapshot: order_pb2.Order) -> Order:
     """The aggregate of a CREATED order from its snapshot, ready for a verdict."""
     if snapshot.state != order_pb2.ORDER_STATE_CREATED or snapshot.version != 1:
         raise ValueError(f"order {snapshot.order_id} is not freshly placed")
-    placed = Order.Placed(
-        originator_id=Order.create_id(snapshot.order_id),
-        originator_version=1,
-        timestamp=snapshot.placed_at.ToDatetime(tzinfo=timezone.utc),
-        originator_topic=Order.Placed.__module__ + ":" + Order.__qualname__,
-        order_id=snapshot.order_id,
-        customer_id=snapshot.customer_id,
-        product=snapshot.product,
-        quantity=snapshot.quantity,
-        price=snapshot.price,
-    )
+    # The event's fields are made a dataclass's at run time, out of mypy's sight.
+    fields: dict[str, Any] = {
+        "originator_id": Order.create_id(snapshot.order_id),
+        "originator_version": 1,
+        "timestamp": snapshot.placed_at.ToDatetime(tzinfo=UTC),
+        "originator_topic": Order.Placed.__module__ + ":" + Order.__qualname__,
+        "order_id": snapshot.order_id,
+        "customer_id": snapshot.customer_id,
+        "product": snapshot.product,
+        "quantity": snapshot.quantity,
+        "price": snapshot.price,
+    }
+    placed = Order.Placed(**fields)
     return placed.mutate(None)  # type: ignore[return-value]

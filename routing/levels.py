@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from oms.customers.v1 import customers_pb2
 
 LEVEL_NAMES = {
@@ -16,9 +18,11 @@ class UnknownLevel(ValueError):
     """A level this code does not know (a newer writer's, or garbage)."""
 
 
-def effective_level(level: int) -> int:
+def effective_level(level: int) -> customers_pb2.CustomerLevel:
     """Unspecified means bronze, as in the reference."""
-    return customers_pb2.CUSTOMER_LEVEL_BRONZE if level == customers_pb2.CUSTOMER_LEVEL_UNSPECIFIED else level
+    if level == customers_pb2.CUSTOMER_LEVEL_UNSPECIFIED:
+        return customers_pb2.CUSTOMER_LEVEL_BRONZE
+    return cast(customers_pb2.CustomerLevel, level)
 
 
 def level_name(level: int) -> str:

@@ -9,10 +9,21 @@ this module needs no protobuf import.
 from __future__ import annotations
 
 import struct
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 T = TypeVar("T")
-M = TypeVar("M")
+
+
+class Message(Protocol):
+    """What a protobuf message offers (streams imports no protobuf)."""
+
+    def SerializeToString(self) -> bytes: ...
+
+    @classmethod
+    def FromString(cls, raw: bytes) -> Self: ...
+
+
+M = TypeVar("M", bound=Message)
 
 
 class CodecError(ValueError):
@@ -91,11 +102,11 @@ class ProtobufCodec(Generic[M]):
         self.name = message_type.__name__
 
     def encode(self, value: M) -> bytes:
-        return value.SerializeToString()  # type: ignore[attr-defined, no-any-return]
+        return value.SerializeToString()
 
     def decode(self, raw: bytes) -> M:
         try:
-            return self.message_type.FromString(raw)  # type: ignore[attr-defined, no-any-return]
+            return self.message_type.FromString(raw)
         except Exception as exc:  # protobuf's DecodeError, without importing protobuf here
             article = "an" if self.name[:1] in "AEIOU" else "a"
             raise CodecError(f"not {article} {self.name}: {exc}") from exc

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import (
     Consumer,
@@ -47,9 +48,32 @@ class Fenced(StreamsError):
     """Another instance took over this instance's work; it must stop writing."""
 
 
-def _common(bootstrap: str, extra: Mapping[str, str] | None = None) -> dict[str, object]:
-    config: dict[str, object] = {
-        "bootstrap.servers": bootstrap,
+@dataclass(frozen=True)
+class Connection:
+    """Where the brokers are, and the client properties every client needs to
+    reach them (security settings, for example). Every client this module
+    makes takes one, so none is left without them."""
+
+    bootstrap_servers: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # The properties may hold secrets: only their names are shown.
+        return f"Connection({self.bootstrap_servers!r}, properties={sorted(self.properties)})"
+
+
+# A bare bootstrap string is a connection without properties.
+Brokers = Connection | str
+
+
+def _connection(brokers: Brokers) -> Connection:
+    return brokers if isinstance(brokers, Connection) else Connection(brokers)
+
+
+def _common(brokers: Brokers) -> dict[str, Any]:
+    connection = _connection(brokers)
+    config: dict[str, Any] = {
+        "bootstrap.servers": connection.bootstrap_servers,
         "client.dns.lookup": "use_all_dns_ips",
         # Small requests go out at once (Nagle would hold them for an ACK).
         "socket.nagle.disable": True,
@@ -57,13 +81,13 @@ def _common(bootstrap: str, extra: Mapping[str, str] | None = None) -> dict[str,
         # poll), so they take the service's log format like every other line.
         "logger": logging.getLogger("librdkafka"),
     }
-    config.update(extra or {})
+    config.update(connection.properties)
     return config
 
 
-def _producer_config(bootstrap: str, extra: Mapping[str, str] | None) -> dict[str, object]:
+def _producer_config(brokers: Brokers) -> dict[str, Any]:
     return {
-        **_common(bootstrap, extra),
+        **_common(brokers),
         "enable.idempotence": True,
         "acks": "all",
         # The Java client's partitioner, so that keys land where Kafka Streams
@@ -77,7 +101,7 @@ LagReport = Callable[[dict[TopicPartitionKey, int]], None]
 STATS_INTERVAL_MS = 5000
 
 
-def consumer_lag(stats: Mapping[str, object]) -> dict[TopicPartitionKey, int]:
+def consumer_lag(stats: Mapping[str, Any]) -> dict[TopicPartitionKey, int]:
     """The lag per partition a consumer fetches, from librdkafka statistics:
     records between its position (past the last record it handed out) and
     the partition's end (the last stable offset, as all our consumers read
@@ -85,7 +109,7 @@ def consumer_lag(stats: Mapping[str, object]) -> dict[TopicPartitionKey, int]:
     partition, the position is its committed offset, or else where its
     fetcher stands."""
     lags: dict[TopicPartitionKey, int] = {}
-    for topic, topic_stats in (stats.get("topics") or {}).items():  # type: ignore[union-attr]
+    for topic, topic_stats in (stats.get("topics") or {}).items():
         for key, partition in (topic_stats.get("partitions") or {}).items():
             number = int(key)
             if number < 0 or partition.get("fetch_state") in (None, "none", "stopping", "stopped"):
@@ -116,15 +140,14 @@ def _lag_stats(on_lag: LagReport | None) -> dict[str, object]:
 
 
 def _group_consumer(
-    bootstrap: str,
+    brokers: Brokers,
     group_id: str,
-    extra: Mapping[str, str] | None,
     group_instance_id: str | None,
     **settings: object,
 ) -> Consumer:
     """A read_committed group member that commits nothing by itself."""
     config: dict[str, object] = {
-        **_common(bootstrap, extra),
+        **_common(brokers),
         "group.id": group_id,
         "isolation.level": "read_committed",
         "enable.auto.commit": False,
@@ -168,7 +191,7 @@ def _records(messages: Iterable[object], on_eof: Callable[[str, int, int], None]
 
 
 def ensure_topics(
-    bootstrap: str,
+    brokers: Brokers,
     specs: Iterable[TopicSpec],
     partitions: int,
     replication_factor: int,
@@ -176,7 +199,7 @@ def ensure_topics(
 ) -> None:
     """Creates the topics that do not exist yet (existing ones are left
     alone) and waits until every partition of those is served."""
-    admin = AdminClient(_common(bootstrap))
+    admin = AdminClient(_common(brokers))
     wanted = list(specs)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     new = []
@@ -228,8 +251,8 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -
         time.sleep(0.2)
 
 
-def partition_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
-    metadata = AdminClient(_common(bootstrap)).list_topics(topic, timeout=timeout_s)
+def partition_count(brokers: Brokers, topic: str, timeout_s: float = 10.0) -> int:
+    metadata = AdminClient(_common(brokers)).list_topics(topic, timeout=timeout_s)
     found = metadata.topics.get(topic)
     if found is None or found.error is not None:
         raise StreamsError(f"topic {topic} not found")
@@ -244,13 +267,13 @@ class GroupMember:
 
 
 def group_members(
-    bootstrap: str, group_id: str, timeout_s: float = 10.0, admin: AdminClient | None = None
+    brokers: Brokers, group_id: str, timeout_s: float = 10.0, admin: AdminClient | None = None
 ) -> list[GroupMember]:
     """The members of a consumer group and the partitions each is assigned.
 
     Callers that ask often pass an `admin` from `admin_client`, to keep one
     connection instead of opening one per question."""
-    admin = admin or AdminClient(_common(bootstrap))
+    admin = admin or AdminClient(_common(brokers))
     future = admin.describe_consumer_groups([group_id], request_timeout=timeout_s)[group_id]
     try:
         description = future.result(timeout=timeout_s)
@@ -266,8 +289,8 @@ def group_members(
     ]
 
 
-def admin_client(bootstrap: str, extra: Mapping[str, str] | None = None) -> AdminClient:
-    return AdminClient(_common(bootstrap, extra))
+def admin_client(brokers: Brokers) -> AdminClient:
+    return AdminClient(_common(brokers))
 
 
 def _record(message: object) -> Record:
@@ -394,13 +417,12 @@ class TransactionalIO:
 
     def __init__(
         self,
-        bootstrap: str,
+        brokers: Brokers,
         group_id: str,
         transactional_id: str,
         inputs: Iterable[str],
         on_assigned: Callable[[set[int]], None],
         on_revoked: Callable[[set[int]], None],
-        extra: Mapping[str, str] | None = None,
         transaction_timeout_ms: int = 30_000,
         group_instance_id: str | None = None,
         on_lag: LagReport | None = None,
@@ -410,10 +432,10 @@ class TransactionalIO:
         self._watchdog = watchdog if watchdog is not None else Watchdog()
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
-        self._consumer = _group_consumer(bootstrap, group_id, extra, group_instance_id, **_lag_stats(on_lag))
+        self._consumer = _group_consumer(brokers, group_id, group_instance_id, **_lag_stats(on_lag))
         self._producer = Producer(
             {
-                **_producer_config(bootstrap, extra),
+                **_producer_config(brokers),
                 "transactional.id": transactional_id,
                 "transaction.timeout.ms": transaction_timeout_ms,
                 # Right after a commit the coordinator still writes its markers
@@ -458,14 +480,12 @@ class TransactionalIO:
         _retrying(self._producer.begin_transaction, "begin_transaction")
 
     def send(self, output: Output) -> None:
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}
         if output.partition is not None:
             kwargs["partition"] = output.partition
         while True:
             try:
-                self._producer.produce(
-                    output.topic, output.value, output.key, on_delivery=self._on_delivery, **kwargs
-                )
+                self._producer.produce(output.topic, output.value, output.key, on_delivery=self._on_delivery, **kwargs)
                 return
             except BufferError:
                 # The local queue is full: let librdkafka send, then try again.
@@ -479,7 +499,9 @@ class TransactionalIO:
                 (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
             )
 
-    def commit(self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0) -> list[tuple[str, int, int]]:
+    def commit(
+        self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0
+    ) -> list[tuple[str, int, int]]:
         """Commits the transaction with the consumed offsets; returns what was produced."""
         positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
         if positions:
@@ -510,13 +532,11 @@ class TransactionalIO:
         self._producer.flush(10)
 
 
-def read_changelog(
-    bootstrap: str, topic: str, partition: int, from_offset: int, extra: Mapping[str, str] | None = None
-) -> Iterator[Record]:
+def read_changelog(brokers: Brokers, topic: str, partition: int, from_offset: int) -> Iterator[Record]:
     """Every committed record of one partition from an offset to its current end."""
     consumer = Consumer(
         {
-            **_common(bootstrap, extra),
+            **_common(brokers),
             "group.id": f"{topic}-restore",
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
@@ -550,10 +570,10 @@ class Publisher:
     reports.
     """
 
-    def __init__(self, bootstrap: str, extra: Mapping[str, str] | None = None) -> None:
+    def __init__(self, brokers: Brokers) -> None:
         # A write that cannot be acknowledged within this fails, so that the
         # caller answers UNAVAILABLE and the client retries (idempotently).
-        self._producer = Producer({**_producer_config(bootstrap, extra), "message.timeout.ms": 20_000})
+        self._producer = Producer({**_producer_config(brokers), "message.timeout.ms": 20_000})
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._serve, name="publisher-poll", daemon=True)
         self._poller.start()
@@ -592,13 +612,12 @@ class CommittingConsumer:
 
     def __init__(
         self,
-        bootstrap: str,
+        brokers: Brokers,
         group_id: str,
         inputs: Iterable[str],
-        extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
     ) -> None:
-        self._consumer = _group_consumer(bootstrap, group_id, extra, group_instance_id)
+        self._consumer = _group_consumer(brokers, group_id, group_instance_id)
         self._consumer.subscribe(list(inputs))
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
@@ -627,13 +646,12 @@ class ViewConsumer:
 
     def __init__(
         self,
-        bootstrap: str,
+        brokers: Brokers,
         group_id: str,
         inputs: Iterable[str],
         stored_offset: Callable[[str, int], int | None],
         on_assigned: Callable[[list[TopicPartitionKey]], None] = lambda _: None,
         on_revoked: Callable[[list[TopicPartitionKey]], None] = lambda _: None,
-        extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
         client_id: str | None = None,
         on_lag: LagReport | None = None,
@@ -650,16 +668,15 @@ class ViewConsumer:
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
         self._consumer = _group_consumer(
-            bootstrap,
+            brokers,
             group_id,
-            extra,
             group_instance_id,
             **{"enable.partition.eof": True, "fetch.wait.max.ms": 5},
             **({"client.id": client_id} if client_id else {}),
             **_lag_stats(on_lag),
         )
         self._consumer.subscribe(list(inputs), on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
-        self._admin = AdminClient(_common(bootstrap, extra))
+        self._admin = AdminClient(_common(brokers))
 
     def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
@@ -703,7 +720,9 @@ class ViewConsumer:
             self._positions = positions
         return dict(self._positions)
 
-    def end_offsets(self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0) -> dict[TopicPartitionKey, int]:
+    def end_offsets(
+        self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0
+    ) -> dict[TopicPartitionKey, int]:
         """The last stable offset of each partition: where read_committed ends now."""
         wanted = list(partitions)
         if not wanted:

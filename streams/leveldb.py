@@ -45,7 +45,7 @@ class KeyValueDb:
             if key.startswith(prefix):
                 yield key, value
 
-    def write(self, puts: Mapping[bytes, bytes] = {}, deletes: Iterable[bytes] = (), sync: bool = True) -> None:  # noqa: B006 - read only
+    def write(self, puts: Mapping[bytes, bytes] = {}, deletes: Iterable[bytes] = (), sync: bool = True) -> None:
         """Deletes, then puts, in one atomic batch (synced to disk unless sync=False)."""
         with self._db.write_batch(transaction=True, sync=sync) as batch:
             for key in deletes:

@@ -60,23 +60,32 @@ class Metrics:
 
         self._extensions: dict[str, object] = {}
         counter, gauge, histogram = self.counter, self.gauge, self.histogram
-        self.info = gauge("oms_service_info", "This process: its service, instance and namespace", "service", "instance", "namespace")
+        self.info = gauge(
+            "oms_service_info", "This process: its service, instance and namespace", "service", "instance", "namespace"
+        )
         gauge("oms_ready", "1 once the process is ready (restored, caught up), else 0").set_function(
             lambda: 1.0 if self.ready() else 0.0
         )
         # Processors (streams/runner.py)
-        self.records_processed = counter("oms_records_processed", "Input records in committed transactions", "processor", "topic")
+        self.records_processed = counter(
+            "oms_records_processed", "Input records in committed transactions", "processor", "topic"
+        )
         self.records_produced = counter(
             "oms_records_produced", "Output records in committed transactions (not changelogs)", "processor", "topic"
         )
         self.batch_records = histogram("oms_batch_records", "Input records per committed batch", _RECORDS, "processor")
         self.batch_seconds = histogram(
-            "oms_batch_duration_seconds", "A committed batch, from processing to its committed transaction", SECONDS, "processor"
+            "oms_batch_duration_seconds",
+            "A committed batch, from processing to its committed transaction",
+            SECONDS,
+            "processor",
         )
         self.commit_seconds = histogram(
             "oms_transaction_commit_seconds", "Committing a transaction (offsets and commit)", SECONDS, "processor"
         )
-        self.transactions = counter("oms_transactions", "Transactions by outcome (committed, aborted)", "processor", "outcome")
+        self.transactions = counter(
+            "oms_transactions", "Transactions by outcome (committed, aborted)", "processor", "outcome"
+        )
         self.consumer_lag = gauge(
             "oms_consumer_lag", "Records left to read up to the last stable offset", "consumer", "topic", "partition"
         )
@@ -177,7 +186,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -188,7 +197,9 @@ def wsgi_app(metrics: Metrics) -> Callable[..., Iterable[bytes]]:
     def app(environ: dict[str, object], start_response: Callable[..., object]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/ready":
             ready = metrics.ready()
-            start_response("200 OK" if ready else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+            start_response(
+                "200 OK" if ready else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")]
+            )
             return [b"ready\n" if ready else b"not ready\n"]
         return exposition(environ, start_response)
 

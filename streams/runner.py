@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from streams.batch import DeadLetterEncoder, run_batch
-from streams.kafka import TransactionAborted, TransactionalIO, read_changelog
+from streams.kafka import Brokers, TransactionAborted, TransactionalIO, read_changelog
 from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
 from streams.records import Output, Record
@@ -43,7 +43,7 @@ class ProcessorRunner:
     def __init__(
         self,
         processor: Processor,
-        bootstrap: str,
+        brokers: Brokers,
         group_id: str,
         transactional_id: str,
         changelog_topic: str,
@@ -53,12 +53,11 @@ class ProcessorRunner:
         commit_interval_ms: int = 20,
         punctuate_interval_ms: int = 200,
         clock: Callable[[], float] = time.time,
-        kafka_extra: Mapping[str, str] | None = None,
         group_instance_id: str | None = None,
         metrics: RunnerMetrics | None = None,
     ) -> None:
         self.processor = processor
-        self._bootstrap = bootstrap
+        self._brokers = brokers
         self._changelog = changelog_topic
         self._dead_letter = dead_letter
         self._backend = backend if backend is not None else MemoryBackend()
@@ -66,7 +65,6 @@ class ProcessorRunner:
         self._interval_s = commit_interval_ms / 1000
         self._punctuate_interval_ms = punctuate_interval_ms
         self._clock = clock
-        self._kafka_extra = kafka_extra
         self._owned: set[int] = set()
         # Counts assignments and revocations, to notice a batch that straddles one.
         self._rebalances = 0
@@ -79,13 +77,12 @@ class ProcessorRunner:
         self.committed_batches = 0
         self.aborted_batches = 0
         self._io = TransactionalIO(
-            bootstrap,
+            brokers,
             group_id,
             transactional_id,
             processor.inputs,
             on_assigned=self._assigned,
             on_revoked=self._revoked,
-            extra=kafka_extra,
             group_instance_id=group_instance_id,
             on_lag=self._metrics.lag,
         )
@@ -119,13 +116,15 @@ class ProcessorRunner:
         if start and age_ms > STALE_CHECKPOINT_MS:
             # Compaction drops tombstones after delete.retention.ms (a day by
             # default): a store this old may hold keys deleted since. Rebuild.
-            log.info("%s rebuilds partition %d: its checkpoint is %d s old", self.processor.name, partition, age_ms // 1000)
+            log.info(
+                "%s rebuilds partition %d: its checkpoint is %d s old", self.processor.name, partition, age_ms // 1000
+            )
             self._backend.clear(partition)
             start = 0
         changes: dict[tuple[int, bytes], bytes | None] = {}
         restored = 0
         next_offset = start
-        for record in read_changelog(self._bootstrap, self._changelog, partition, start, self._kafka_extra):
+        for record in read_changelog(self._brokers, self._changelog, partition, start):
             if record.key is not None:
                 changes[(partition, record.key)] = record.value
             next_offset = record.offset + 1
@@ -135,7 +134,13 @@ class ProcessorRunner:
                 changes = {}
         if restored:
             self._backend.apply(changes, {partition: next_offset})
-        log.info("%s restored partition %d: %d changelog records from offset %d", self.processor.name, partition, restored, start)
+        log.info(
+            "%s restored partition %d: %d changelog records from offset %d",
+            self.processor.name,
+            partition,
+            restored,
+            start,
+        )
 
     def run(self, stop: threading.Event) -> None:
         self._io.start()

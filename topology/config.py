@@ -24,6 +24,8 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from streams.kafka import Connection
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "OMS_"
 # sysexits.h: a configuration error. The supervisor does not restart it.
@@ -67,14 +69,21 @@ class Config(BaseSettings):
         json_schema_extra={**_section("Kafka"), "default_text": "unset: the project's own broker"},
     )
     kafka_port: Port = Field(
-        9092, description="the local broker's port (its controller takes the next one)", json_schema_extra=_section("Kafka")
+        9092,
+        description="the local broker's port (its controller takes the next one)",
+        json_schema_extra=_section("Kafka"),
     )
     brokers: int = Field(
-        1, ge=1, le=9, description="brokers of the local Kafka cluster (3 gives a 3-voter KRaft quorum)",
+        1,
+        ge=1,
+        le=9,
+        description="brokers of the local Kafka cluster (3 gives a 3-voter KRaft quorum)",
         json_schema_extra=_section("Kafka"),
     )
     kafka_version: str = Field(
-        "4.1.1", pattern=r"^\d+\.\d+\.\d+$", description="the Apache Kafka release the local broker runs (from Maven Central)",
+        "4.1.1",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="the Apache Kafka release the local broker runs (from Maven Central)",
         json_schema_extra=_section("Kafka"),
     )
     kafka_config_file: Path | None = Field(
@@ -84,40 +93,55 @@ class Config(BaseSettings):
         json_schema_extra={**_section("Kafka"), "default_text": "unset"},
     )
     partitions: int = Field(
-        3, ge=1, le=1000, description="partitions of every topic the platform creates", json_schema_extra=_section("Kafka")
+        3,
+        ge=1,
+        le=1000,
+        description="partitions of every topic the platform creates",
+        json_schema_extra=_section("Kafka"),
     )
     replication_factor: int | None = Field(
-        None, ge=1, le=9, description="replication factor of those topics (min ISR is one less)",
+        None,
+        ge=1,
+        le=9,
+        description="replication factor of those topics (min ISR is one less)",
         json_schema_extra={**_section("Kafka"), "default_text": "`OMS_BROKERS`, at most 3"},
     )
     namespace: Name = Field(
-        "", description="prefix of every topic and consumer group (tests use one each)",
+        "",
+        description="prefix of every topic and consumer group (tests use one each)",
         json_schema_extra={**_section("Kafka"), "default_text": "empty"},
     )
 
     # Processors
     commit_interval_ms: int = Field(
-        20, ge=0, le=10_000,
+        20,
+        ge=0,
+        le=10_000,
         description="how long a busy processor gathers a batch before committing its transaction: after a poll that"
         " brought 50 records or more, this long; after a smaller one, that share of it (under 2 ms: none, so a lone"
         " record goes through at once)",
         json_schema_extra=_section("Processors"),
     )
     max_batch: int = Field(
-        5_000, ge=1, le=1_000_000,
+        5_000,
+        ge=1,
+        le=1_000_000,
         description="the most records one transaction takes (larger drains a backlog faster, at the cost of memory)",
         json_schema_extra=_section("Processors"),
     )
     validation_timeout_ms: Milliseconds = Field(
-        30_000, description="how long the aggregator waits for a check before failing the order",
+        30_000,
+        description="how long the aggregator waits for a check before failing the order",
         json_schema_extra=_section("Processors"),
     )
     customer_grace_ms: Milliseconds = Field(
-        5_000, description="how long an order waits for an unknown customer before it goes to `dead-letters`",
+        5_000,
+        description="how long an order waits for an unknown customer before it goes to `dead-letters`",
         json_schema_extra=_section("Processors"),
     )
     payment_window_ms: Milliseconds = Field(
-        60_000, description="how far apart an order and its payment may be (either first) to join for the email",
+        60_000,
+        description="how far apart an order and its payment may be (either first) to join for the email",
         json_schema_extra=_section("Processors"),
     )
 
@@ -132,11 +156,15 @@ class Config(BaseSettings):
         json_schema_extra={**_section("Gateway"), "default_text": "`OMS_GRPC_PORT` + 1"},
     )
     advertised_host: str = Field(
-        "127.0.0.1", min_length=1, description="the host peers use to reach this gateway instance",
+        "127.0.0.1",
+        min_length=1,
+        description="the host peers use to reach this gateway instance",
         json_schema_extra=_section("Gateway"),
     )
     max_calls: int = Field(
-        1000, ge=1, le=1_000_000,
+        1000,
+        ge=1,
+        le=1_000_000,
         description="unary calls one gateway instance serves at once; past it a call is shed: `RESOURCE_EXHAUSTED` at"
         " once, with a `RetryInfo` (streams and health checks are not counted)",
         json_schema_extra=_section("Gateway"),
@@ -144,15 +172,22 @@ class Config(BaseSettings):
 
     # Email
     smtp_host: str | None = Field(
-        None, description="the SMTP server confirmation emails go to",
-        json_schema_extra={**_section("Email"), "default_text": "unset: `make run` starts a local mail sink that prints every email"},
+        None,
+        description="the SMTP server confirmation emails go to",
+        json_schema_extra={
+            **_section("Email"),
+            "default_text": "unset: `make run` starts a local mail sink that prints every email",
+        },
     )
     smtp_port: Port | None = Field(
-        None, description="its port (also the sink's port, when set without `OMS_SMTP_HOST`)",
+        None,
+        description="its port (also the sink's port, when set without `OMS_SMTP_HOST`)",
         json_schema_extra={**_section("Email"), "default_text": "`25`; with the sink, any free port"},
     )
     mail_from: str = Field(
-        "orders@oms.localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="the sender address of confirmation emails",
+        "orders@oms.localhost",
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="the sender address of confirmation emails",
         json_schema_extra=_section("Email"),
     )
 
@@ -163,16 +198,21 @@ class Config(BaseSettings):
         json_schema_extra={**_section("Processes"), "default_text": "`.oms-data` in the repo"},
     )
     instances: int = Field(
-        1, ge=1, le=16,
+        1,
+        ge=1,
+        le=16,
         description="instances of every service (gateway, checks, aggregator, routing, email) that `make run` starts",
         json_schema_extra=_section("Processes"),
     )
     instance_id: Name = Field(
-        "0", min_length=1, description="which instance this process is (set by the launcher for each child)",
+        "0",
+        min_length=1,
+        description="which instance this process is (set by the launcher for each child)",
         json_schema_extra=_section("Processes"),
     )
     metrics_port: PortOrAny = Field(
-        9400, description="base of the services' metrics ports; `0`: any free port each (see operations.md)",
+        9400,
+        description="base of the services' metrics ports; `0`: any free port each (see operations.md)",
         json_schema_extra=_section("Processes"),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
@@ -182,7 +222,9 @@ class Config(BaseSettings):
         "text", description="`json`: one JSON object per log line", json_schema_extra=_section("Processes")
     )
     supervisor_pid: int | None = Field(
-        None, ge=1, description="set by the launcher for its children, which exit when it dies",
+        None,
+        ge=1,
+        description="set by the launcher for its children, which exit when it dies",
         json_schema_extra={**_section("Processes"), "default_text": "unset"},
     )
 
@@ -259,6 +301,11 @@ class Config(BaseSettings):
     def kafka_properties(self) -> dict[str, str]:
         """What every Kafka client takes on top of its own settings."""
         return read_properties(self.kafka_config_file) if self.kafka_config_file else {}
+
+    @property
+    def kafka(self) -> Connection:
+        """How every Kafka client of the process reaches the cluster."""
+        return Connection(self.bootstrap_servers, self.kafka_properties)
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}{name}"

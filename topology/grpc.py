@@ -22,8 +22,12 @@ class GrpcMetrics:
     """gRPC calls by method and status code, and their handling time."""
 
     def __init__(self, metrics: Metrics) -> None:
-        self.grpc_requests = metrics.counter("oms_grpc_requests", "gRPC calls handled, by method and status code", "method", "code")
-        self.grpc_seconds = metrics.histogram("oms_grpc_request_duration_seconds", "gRPC call handling time", SECONDS, "method")
+        self.grpc_requests = metrics.counter(
+            "oms_grpc_requests", "gRPC calls handled, by method and status code", "method", "code"
+        )
+        self.grpc_seconds = metrics.histogram(
+            "oms_grpc_request_duration_seconds", "gRPC call handling time", SECONDS, "method"
+        )
 
     @classmethod
     def of(cls, metrics: Metrics) -> GrpcMetrics:
@@ -89,7 +93,9 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
             counter.inc()
             seconds.observe(elapsed)
             if code in _SERVER_FAULTS:
-                log.warning("%s ended with %s after %.1f ms: %s", method, code.name, elapsed * 1000, error or context.details())
+                log.warning(
+                    "%s ended with %s after %.1f ms: %s", method, code.name, elapsed * 1000, error or context.details()
+                )
             else:
                 log.debug("%s ended with %s after %.1f ms", method, code.name, elapsed * 1000)
 
@@ -125,7 +131,7 @@ def _streaming(behavior: Callable[..., object], finish: Callable[..., None]) -> 
         started = time.perf_counter()
         with order_context(_order_of(request)):
             try:
-                async for response in behavior(request, context):  # type: ignore[attr-defined]
+                async for response in behavior(request, context):
                     yield response
             except BaseException as error:
                 finish(context, error, started)

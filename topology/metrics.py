@@ -17,6 +17,7 @@ from topology.topics import Topics
 
 log = logging.getLogger(__name__)
 
+
 def enum_label(enum: object, value: int, prefix: str) -> str:
     """CHECK_RESULT_PASS -> "pass"; an unknown number -> its digits."""
     try:
@@ -32,12 +33,19 @@ class OrderMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         # The order workflow, counted from what is produced
-        self.validations = metrics.counter("oms_validations", "Check outcomes produced, by check and result", "check", "result")
-        self.terminal = metrics.counter("oms_orders_terminal", "Orders that reached a terminal state, by state", "state")
+        self.validations = metrics.counter(
+            "oms_validations", "Check outcomes produced, by check and result", "check", "result"
+        )
+        self.terminal = metrics.counter(
+            "oms_orders_terminal", "Orders that reached a terminal state, by state", "state"
+        )
         # The gateway
         self.orders_placed = metrics.counter("oms_orders_placed", "Orders placed (OrderPlaced events written)")
         self.order_latency = metrics.histogram(
-            "oms_order_latency_seconds", "From placed_at to the terminal updated_at, as the view applies it", SECONDS, "state"
+            "oms_order_latency_seconds",
+            "From placed_at to the terminal updated_at, as the view applies it",
+            SECONDS,
+            "state",
         )
 
     @classmethod
@@ -74,4 +82,6 @@ class OrderMetrics:
         """An order the view applied: its placed -> terminal latency, if terminal."""
         if order.state in TERMINAL_STATES_PB and order.HasField("placed_at") and order.HasField("updated_at"):
             seconds = (order.updated_at.ToNanoseconds() - order.placed_at.ToNanoseconds()) / 1e9
-            self.order_latency.labels(enum_label(order_pb2.OrderState, order.state, "ORDER_STATE_")).observe(max(0.0, seconds))
+            self.order_latency.labels(enum_label(order_pb2.OrderState, order.state, "ORDER_STATE_")).observe(
+                max(0.0, seconds)
+            )

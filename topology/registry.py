@@ -68,13 +68,9 @@ INVENTORY = ProcessorSpec(InventoryProcessor, lambda s: InventoryProcessor(_topi
 AGGREGATOR = ProcessorSpec(AggregatorProcessor, lambda s: AggregatorProcessor(_topics(s), s.validation_timeout_ms))
 ROUTING = ProcessorSpec(
     OrderRoutingProcessor,
-    lambda s: OrderRoutingProcessor(
-        _topics(s), s.customer_grace_ms, DeadLetters(_topics(s).dead_letters)
-    ),
+    lambda s: OrderRoutingProcessor(_topics(s), s.customer_grace_ms, DeadLetters(_topics(s).dead_letters)),
 )
-EMAIL_JOIN = ProcessorSpec(
-    EmailJoinProcessor, lambda s: EmailJoinProcessor(_topics(s), s.payment_window_ms)
-)
+EMAIL_JOIN = ProcessorSpec(EmailJoinProcessor, lambda s: EmailJoinProcessor(_topics(s), s.payment_window_ms))
 
 # `python -m validators <check>`: the checks of an order, each its own service.
 CHECKS = {"order-details": ORDER_DETAILS, "fraud": FRAUD, "inventory": INVENTORY}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from streams import logs
 from streams.kafka import ensure_topics
 from streams.leveldb import LevelDbBackend
 from streams.metrics import MetricsServer, process_metrics, serve_metrics
 from streams.processor import Processor
 from streams.runner import ProcessorRunner
-from streams import logs
 from streams.service import begin_service, stop_on_signals
 from topology.config import Config
 from topology.deadletters import DeadLetters
@@ -35,7 +35,7 @@ def start_metrics(service: str, settings: Config) -> MetricsServer:
 
 def create_topics(settings: Config) -> None:
     ensure_topics(
-        settings.bootstrap_servers,
+        settings.kafka,
         Topics(settings.namespace).all(STATEFUL_PROCESSORS),
         settings.partitions,
         settings.topic_replication_factor,
@@ -51,7 +51,7 @@ def build_runner(processor: Processor, settings: Config) -> ProcessorRunner:
     metrics = process_metrics()
     return ProcessorRunner(
         processor,
-        settings.bootstrap_servers,
+        settings.kafka,
         group_id=topics.group(processor.name),
         transactional_id=topics.group(member),
         changelog_topic=topics.changelog(processor.name),
@@ -59,7 +59,6 @@ def build_runner(processor: Processor, settings: Config) -> ProcessorRunner:
         backend=backend,
         max_batch=settings.max_batch,
         commit_interval_ms=settings.commit_interval_ms,
-        kafka_extra=settings.kafka_properties,
         group_instance_id=topics.group(member),
         metrics=metrics.runner(processor.name, on_committed=OrderMetrics.of(metrics).counting(topics)),
     )

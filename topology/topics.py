@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from streams.topics import TopicSpec
 
-
 # Dynamic routing writes each order to the topic named by its customer's level.
 CUSTOMER_LEVELS = ("platinum", "gold", "silver", "bronze")
 

@@ -47,9 +47,7 @@ def check_fraud(
         total=sum(s.total for s in joined) + counted,
     )
     latest = max([merged.end_ms, *(s.end_ms for s in sessions)])
-    kept = tuple(
-        s for s in sessions if s not in joined and s.end_ms + SESSION_GAP_MS + SESSION_GRACE_MS >= latest
-    )
+    kept = tuple(s for s in sessions if s not in joined and s.end_ms + SESSION_GAP_MS + SESSION_GRACE_MS >= latest)
     after = tuple(sorted((*kept, merged), key=lambda s: s.start_ms))
     if merged.total >= FRAUD_LIMIT:
         reason = f"customer {customer_id} spent {merged.total:.2f} in one session; the limit is {FRAUD_LIMIT:.0f}"

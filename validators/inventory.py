@@ -43,9 +43,7 @@ def set_stock(stock: Stock, quantity: int, update_id: str) -> Stock:
     return replace(stock, stocked=True, quantity=quantity, update_id=update_id)
 
 
-def reserve(
-    stock: Stock, hold: Hold | None, product: str, quantity: int
-) -> tuple[CheckOutcome | None, Stock, Hold]:
+def reserve(stock: Stock, hold: Hold | None, product: str, quantity: int) -> tuple[CheckOutcome | None, Stock, Hold]:
     """Checks and reserves; no outcome if this order was already seen."""
     if hold is not None:
         return None, stock, hold

@@ -90,7 +90,9 @@ class FraudProcessor(Processor):
         if self.counted.has(state, (customer, candidate.order_id)):
             return
         stored = self.sessions.get(state, customer) or state_pb2.FraudSessions()
-        sessions = tuple(fraud.Session(s.start.ToMilliseconds(), s.end.ToMilliseconds(), s.total) for s in stored.sessions)
+        sessions = tuple(
+            fraud.Session(s.start.ToMilliseconds(), s.end.ToMilliseconds(), s.total) for s in stored.sessions
+        )
         at_ms = candidate.placed_at.ToMilliseconds()
         outcome, after = fraud.check_fraud(sessions, candidate.customer_id, candidate.amount, at_ms)
         self.counted.put(state, (customer, candidate.order_id), at_ms)
@@ -111,10 +113,7 @@ def _ms(ms: int) -> Timestamp:
 
 def _sessions_pb(sessions: tuple[fraud.Session, ...]) -> state_pb2.FraudSessions:
     return state_pb2.FraudSessions(
-        sessions=[
-            state_pb2.FraudSession(start=_ms(s.start_ms), end=_ms(s.end_ms), total=s.total)
-            for s in sessions
-        ]
+        sessions=[state_pb2.FraudSession(start=_ms(s.start_ms), end=_ms(s.end_ms), total=s.total) for s in sessions]
     )
 
 
@@ -152,9 +151,13 @@ class InventoryProcessor(Processor):
         kind = event.WhichOneof("kind")
         order = event.order
         if kind == "placed":
-            claim = state_pb2.InventoryClaim(order_id=order.order_id, product=order.product, quantity=order.quantity, reserve=True)
+            claim = state_pb2.InventoryClaim(
+                order_id=order.order_id, product=order.product, quantity=order.quantity, reserve=True
+            )
         elif kind == "failed":
-            claim = state_pb2.InventoryClaim(order_id=order.order_id, product=order.product, quantity=order.quantity, release=True)
+            claim = state_pb2.InventoryClaim(
+                order_id=order.order_id, product=order.product, quantity=order.quantity, release=True
+            )
         else:
             return
         yield Output(self.topics.inventory_check_orders, order.product.encode(), claim.SerializeToString())
@@ -177,7 +180,9 @@ class InventoryProcessor(Processor):
         else:
             after, new_hold = inventory.release(stock, hold, claim.quantity)
         if new_hold != hold:
-            self.holds.put(state, hold_key, state_pb2.Hold(quantity=new_hold.quantity, state=_HOLD_TO_PB[new_hold.state]))
+            self.holds.put(
+                state, hold_key, state_pb2.Hold(quantity=new_hold.quantity, state=_HOLD_TO_PB[new_hold.state])
+            )
         if after != stock:
             yield from self._store_stock(state, claim.product, after)
 

@@ -51,7 +51,9 @@ class Commands(command_service_pb2_grpc.OrderCommandServiceServicer):
         self.requests.append(request)
         if self.failures:
             await context.abort_with_status(self.failures.pop(0))
-        return command_service_pb2.PlaceOrderResponse(order=order(request.order_id, CREATED, 1), created=len(self.requests) == 1)
+        return command_service_pb2.PlaceOrderResponse(
+            order=order(request.order_id, CREATED, 1), created=len(self.requests) == 1
+        )
 
 
 class Queries(query_service_pb2_grpc.OrderQueryServiceServicer):
@@ -88,7 +90,9 @@ class Queries(query_service_pb2_grpc.OrderQueryServiceServicer):
 
 class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
     async def SetStock(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # type: ignore[override]
-        return inventory_pb2.SetStockResponse(stock=inventory_pb2.ProductStock(product=request.product, quantity=request.quantity))
+        return inventory_pb2.SetStockResponse(
+            stock=inventory_pb2.ProductStock(product=request.product, quantity=request.quantity)
+        )
 
 
 class Server:
@@ -138,7 +142,9 @@ def test_place_order_retries_unavailable_with_one_key() -> None:
 def test_errors_carry_their_details() -> None:
     async def scenario(server: Server) -> None:
         bad = error_details_pb2.BadRequest(
-            field_violations=[error_details_pb2.BadRequest.FieldViolation(field="customer_id", description="must be greater than 0")]
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field="customer_id", description="must be greater than 0")
+            ]
         )
         server.commands.failures = [status(code_pb2.INVALID_ARGUMENT, "customer_id: must be greater than 0", bad)]
         async with server.client() as oms:
@@ -146,7 +152,9 @@ def test_errors_carry_their_details() -> None:
                 await oms.place_order(customer_id=0, product="JUMPERS", quantity=1, price=1.0)
             with pytest.raises(NotFound) as missing:
                 await oms.get_order("order-9")
-        assert [(v.field, v.description) for v in invalid.value.field_violations] == [("customer_id", "must be greater than 0")]
+        assert [(v.field, v.description) for v in invalid.value.field_violations] == [
+            ("customer_id", "must be greater than 0")
+        ]
         assert len(server.commands.requests) == 1, "INVALID_ARGUMENT is not retried"
         assert missing.value.resource_name == "order-9"
 

@@ -24,7 +24,7 @@ def test_common_options_go_before_or_after_the_command() -> None:
     before = parse("--target", "h:1", "--json", "get", "order-1")
     after = parse("get", "order-1", "--target", "h:1", "--json")
     assert vars(before) == vars(after)
-    assert getattr(before, "target") == "h:1" and getattr(before, "json") is True
+    assert before.target == "h:1" and before.json is True
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,7 +56,7 @@ def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_level_is_checked() -> None:
-    assert getattr(parse("customer", "upsert", "42", "--level", "gold"), "level") == "GOLD"
+    assert parse("customer", "upsert", "42", "--level", "gold").level == "GOLD"
     with pytest.raises(SystemExit):
         parse("customer", "upsert", "42", "--level", "diamond")
 
@@ -91,7 +91,9 @@ def test_an_order_in_one_line() -> None:
         state=OrderState.ORDER_STATE_FAILED,
         version=2,
         checks=[
-            CheckOutcome(check_type=CheckType.CHECK_TYPE_INVENTORY, result=CheckResult.CHECK_RESULT_FAIL, reason="0 available")
+            CheckOutcome(
+                check_type=CheckType.CHECK_TYPE_INVENTORY, result=CheckResult.CHECK_RESULT_FAIL, reason="0 available"
+            )
         ],
     )
     assert cli.format_order(order) == (
@@ -100,7 +102,10 @@ def test_an_order_in_one_line() -> None:
     out = io.StringIO()
     cli.Output(True, out=out).emit(order, "")
     assert json.loads(out.getvalue())["state"] == "ORDER_STATE_FAILED"
-    assert cli.format_stock(ProductStock(product="J", quantity=10, reserved=2)) == "J  quantity 10  reserved 2  available 8"
+    assert (
+        cli.format_stock(ProductStock(product="J", quantity=10, reserved=2))
+        == "J  quantity 10  reserved 2  available 8"
+    )
 
 
 def test_the_demo_mix_exercises_every_check() -> None:

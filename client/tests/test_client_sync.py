@@ -43,7 +43,11 @@ PLACE = COMMANDS.methods_by_name["PlaceOrder"]
 GET = QUERIES.methods_by_name["GetOrder"]
 WATCH = QUERIES.methods_by_name["WatchOrder"]
 
-CREATED, VALIDATED, FAILED = order_pb2.ORDER_STATE_CREATED, order_pb2.ORDER_STATE_VALIDATED, order_pb2.ORDER_STATE_FAILED
+CREATED, VALIDATED, FAILED = (
+    order_pb2.ORDER_STATE_CREATED,
+    order_pb2.ORDER_STATE_VALIDATED,
+    order_pb2.ORDER_STATE_FAILED,
+)
 T = TypeVar("T")
 
 
@@ -96,10 +100,14 @@ def oms() -> Iterator[Harness]:
 
 
 def order(order_id: str, state: int, version: int) -> order_pb2.Order:
-    return order_pb2.Order(order_id=order_id, customer_id=42, product="JUMPERS", quantity=2, price=12.5, state=state, version=version)  # type: ignore[arg-type]
+    return order_pb2.Order(
+        order_id=order_id, customer_id=42, product="JUMPERS", quantity=2, price=12.5, state=state, version=version
+    )  # type: ignore[arg-type]
 
 
-def placed(request: command_service_pb2.PlaceOrderRequest, created: bool = True) -> command_service_pb2.PlaceOrderResponse:
+def placed(
+    request: command_service_pb2.PlaceOrderRequest, created: bool = True
+) -> command_service_pb2.PlaceOrderResponse:
     return command_service_pb2.PlaceOrderResponse(
         order=order(request.order_id, CREATED, 1),
         position=command_service_pb2.LogPosition(partition=1, offset=7),
@@ -227,7 +235,12 @@ def test_an_expired_deadline_raises_deadline_exceeded(oms: Harness) -> None:
 
 @pytest.mark.parametrize(
     "code",
-    [grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED],
+    [
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    ],
 )
 def test_only_unavailable_is_retried(oms: Harness, code: grpc.StatusCode) -> None:
     future = place(oms)
@@ -288,7 +301,9 @@ def test_already_exists_carries_its_error_info(oms: Harness) -> None:
 
 
 def test_not_found_carries_its_resource(oms: Harness) -> None:
-    info = error_details_pb2.ResourceInfo(resource_type="order", resource_name="order-9", description="no order order-9")
+    info = error_details_pb2.ResourceInfo(
+        resource_type="order", resource_name="order-9", description="no order order-9"
+    )
     future = oms.call(lambda: oms.client.get_order("order-9"))
     request, rpc = oms.unary(GET)
     rpc.terminate(
@@ -440,7 +455,9 @@ def test_stock_calls(oms: Harness) -> None:
 
 
 def test_customer_calls(oms: Harness) -> None:
-    future = oms.call(lambda: oms.client.upsert_customer(customer_id=42, first_name="Ada", email="ada@example.com", level="gold"))
+    future = oms.call(
+        lambda: oms.client.upsert_customer(customer_id=42, first_name="Ada", email="ada@example.com", level="gold")
+    )
     request, rpc = oms.unary(CUSTOMERS.methods_by_name["UpsertCustomer"])
     rpc.terminate(customers_pb2.UpsertCustomerResponse(customer=request.customer), (), grpc.StatusCode.OK, "")
     assert request.customer == customers_pb2.Customer(
@@ -450,7 +467,9 @@ def test_customer_calls(oms: Harness) -> None:
 
     future = oms.call(lambda: oms.client.get_customer(42))
     request, rpc = oms.unary(CUSTOMERS.methods_by_name["GetCustomer"])
-    rpc.terminate(customers_pb2.GetCustomerResponse(customer=customers_pb2.Customer(customer_id=42)), (), grpc.StatusCode.OK, "")
+    rpc.terminate(
+        customers_pb2.GetCustomerResponse(customer=customers_pb2.Customer(customer_id=42)), (), grpc.StatusCode.OK, ""
+    )
     assert request.customer_id == 42 and future.result(timeout=5).customer_id == 42
 
 

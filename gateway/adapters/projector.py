@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
+from gateway.adapters.view import View, order_key, stock_key
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2
 from orders import codec
 from streams.kafka import ViewConsumer
 from streams.records import Record
 from topology.topics import Topics
-from gateway.adapters.view import View, order_key, stock_key
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ def project_batch(
             try:
                 event = codec.decode_event(record.value)
             except codec.UndecodableEvent:
-                log.warning("skipping undecodable order event at %s[%d]@%d", record.topic, record.partition, record.offset)
+                log.warning(
+                    "skipping undecodable order event at %s[%d]@%d", record.topic, record.partition, record.offset
+                )
                 continue
             key = order_key(event.order_id)
             before = changes.get(key) or current(key)
@@ -57,7 +59,9 @@ def project_batch(
             try:
                 level = inventory_pb2.InventoryLevel.FromString(record.value or b"")
             except DecodeError:
-                log.warning("skipping undecodable inventory level at %s[%d]@%d", record.topic, record.partition, record.offset)
+                log.warning(
+                    "skipping undecodable inventory level at %s[%d]@%d", record.topic, record.partition, record.offset
+                )
                 continue
             changes[stock_key(level.product)] = record.value or b""
     return changes

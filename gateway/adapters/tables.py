@@ -52,6 +52,7 @@ def project_tables(records: Iterable[Record], topics: Topics) -> Changes:
             # Nothing deletes customers or payments yet; a tombstone is left alone.
             log.warning("ignoring a tombstone at %s[%d]@%d", record.topic, record.partition, record.offset)
             continue
+        message_type: type[customers_pb2.Customer] | type[payments_pb2.Payment]
         if record.topic == topics.customers:
             message_type, key = customers_pb2.Customer, _CUSTOMER + record.key
         elif record.topic == topics.payments:
@@ -75,7 +76,10 @@ def tables_projector(settings: Config, view: View, notifier: Notifier) -> Projec
 
     def consumer(**kwargs: object) -> ViewConsumer:
         return ViewConsumer(
-            settings.bootstrap_servers, member, group_instance_id=member, extra=settings.kafka_properties, **kwargs  # type: ignore[arg-type]
+            settings.kafka,
+            member,
+            group_instance_id=member,
+            **kwargs,  # type: ignore[arg-type]
         )
 
     return Projector(

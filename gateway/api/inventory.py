@@ -27,13 +27,9 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
         self.routes = routes
 
     @routed(lambda request: SetStock(request.product, request.quantity), _product_partition)
-    async def SetStock(  # type: ignore[override]
-        self, command: SetStock, context: grpc.aio.ServicerContext
-    ) -> inventory_pb2.SetStockResponse:
+    async def SetStock(self, command: SetStock, context: grpc.aio.ServicerContext) -> inventory_pb2.SetStockResponse:
         return inventory_pb2.SetStockResponse(stock=_stock_pb(await self.inventory.set(command)))
 
     @routed(lambda request: GetStock(request.product), _product_partition)
-    async def GetStock(  # type: ignore[override]
-        self, query: GetStock, context: grpc.aio.ServicerContext
-    ) -> inventory_pb2.GetStockResponse:
+    async def GetStock(self, query: GetStock, context: grpc.aio.ServicerContext) -> inventory_pb2.GetStockResponse:
         return inventory_pb2.GetStockResponse(stock=_stock_pb(await self.inventory.get(query)))

@@ -17,13 +17,17 @@ def _place(request: command_service_pb2.PlaceOrderRequest) -> PlaceOrder:
     return PlaceOrder(request.order_id, request.customer_id, request.product, request.quantity, request.price)
 
 
-def _min_position(request: query_service_pb2.GetOrderRequest | query_service_pb2.WatchOrderRequest) -> tuple[int, int] | None:
+def _min_position(
+    request: query_service_pb2.GetOrderRequest | query_service_pb2.WatchOrderRequest,
+) -> tuple[int, int] | None:
     if not request.HasField("min_position"):
         return None
     return (request.min_position.partition, request.min_position.offset)
 
 
-def _order_partition(service: OrderCommandService | OrderQueryService, command: PlaceOrder | GetOrder) -> tuple[str, int]:
+def _order_partition(
+    service: OrderCommandService | OrderQueryService, command: PlaceOrder | GetOrder
+) -> tuple[str, int]:
     return service.orders.partition(command.order_id)
 
 
@@ -49,13 +53,15 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
         self.routes = routes
 
     @routed(_place, _order_partition)
-    async def PlaceOrder(  # type: ignore[override]
+    async def PlaceOrder(
         self, command: PlaceOrder, context: grpc.aio.ServicerContext
     ) -> command_service_pb2.PlaceOrderResponse:
         placed = await self.orders.place(command)
         position = None
         if placed.position is not None:
-            position = command_service_pb2.LogPosition(partition=placed.position.partition, offset=placed.position.offset)
+            position = command_service_pb2.LogPosition(
+                partition=placed.position.partition, offset=placed.position.offset
+            )
         return command_service_pb2.PlaceOrderResponse(order=placed.value, position=position, created=placed.created)
 
 
@@ -67,13 +73,11 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
         self.routes = routes
 
     @routed(lambda request: GetOrder(request.order_id, _min_position(request)), _order_partition)
-    async def GetOrder(  # type: ignore[override]
-        self, query: GetOrder, context: grpc.aio.ServicerContext
-    ) -> query_service_pb2.GetOrderResponse:
+    async def GetOrder(self, query: GetOrder, context: grpc.aio.ServicerContext) -> query_service_pb2.GetOrderResponse:
         return query_service_pb2.GetOrderResponse(order=await self.orders.get(query))
 
     @routed(lambda request: WatchOrder(request.order_id, _min_position(request)), _order_partition, _newer_versions)
-    async def WatchOrder(  # type: ignore[override]
+    async def WatchOrder(
         self, query: WatchOrder, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
         async for order in self.orders.watch(query):

@@ -24,7 +24,7 @@ class PaymentService(payments_pb2_grpc.PaymentServiceServicer):
         self.routes = routes
 
     @routed(_record, lambda service, command: service.payments.partition(command.payment_id))
-    async def RecordPayment(  # type: ignore[override]
+    async def RecordPayment(
         self, command: RecordPayment, context: grpc.aio.ServicerContext
     ) -> payments_pb2.RecordPaymentResponse:
         recorded = await self.payments.record(command)

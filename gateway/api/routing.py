@@ -80,7 +80,10 @@ def routed(
             command = decode(request)
             routes: Routes = service.routes
             return await routes.unary(
-                partition(service, command), context, lambda: method(service, command, context), forward(service, request)
+                partition(service, command),
+                context,
+                lambda: method(service, command, context),
+                forward(service, request),
             )
 
         return unary
@@ -117,7 +120,7 @@ class Routes:
                 except PartitionMoved:
                     continue  # to the new owner
             try:
-                return await there(self._router.channel(owner), _left(deadline), self._marker())  # type: ignore[no-any-return]
+                return await there(self._router.channel(owner), _left(deadline), self._marker())
             except grpc.aio.AioRpcError as error:
                 await self._retry_or_relay(error, tp, deadline, context)
 

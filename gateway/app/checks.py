@@ -77,7 +77,9 @@ def customer_violations(customer: customers_pb2.Customer, prefix: str = "custome
         value = getattr(customer, name)
         if len(value) > MAX_TEXT_LENGTH or any(ord(c) < 32 for c in value):
             violations.append(
-                FieldViolation(prefix + name, f"must be at most {MAX_TEXT_LENGTH} characters, without control characters")
+                FieldViolation(
+                    prefix + name, f"must be at most {MAX_TEXT_LENGTH} characters, without control characters"
+                )
             )
     return violations
 

@@ -30,6 +30,7 @@ from orders import codec
 from orders.domain import Order, OrderDetails
 from topology.topics import Topics
 
+
 def _details_of(order: order_pb2.Order) -> OrderDetails:
     return OrderDetails(order.order_id, order.customer_id, order.product, order.quantity, order.price)
 
@@ -214,7 +215,11 @@ class Customers:
         _require_tables(self._reads)
         stored = normalized(command.customer)
         position = await record(
-            self._log, "customer", self._topics.customers, customer_record_key(stored.customer_id), stored.SerializeToString()
+            self._log,
+            "customer",
+            self._topics.customers,
+            customer_record_key(stored.customer_id),
+            stored.SerializeToString(),
         )
         # Read your writes: a GetCustomer after this answer sees the customer.
         await self._reads.reached(position)
@@ -225,7 +230,9 @@ class Customers:
         # The customer as the log has it now: the table first catches up with
         # the customer's partition, so that any gateway instance answers with
         # the latest upsert acknowledged before the call.
-        await self._reads.caught_up(self._reads.partition_of(self._topics.customers, customer_record_key(query.customer_id)))
+        await self._reads.caught_up(
+            self._reads.partition_of(self._topics.customers, customer_record_key(query.customer_id))
+        )
         customer = self._reads.customer(query.customer_id)
         if customer is None:
             raise NotFound("customer", str(query.customer_id), f"no customer {query.customer_id}")
@@ -278,7 +285,9 @@ class Payments:
             find=lambda: self._when_known(payment_id),
             same=lambda existing: _same_payment(existing, command),
             reused=lambda: AlreadyExists(
-                f"payment {payment_id} was already recorded with other content", "PAYMENT_ID_REUSED", payment_id=payment_id
+                f"payment {payment_id} was already recorded with other content",
+                "PAYMENT_ID_REUSED",
+                payment_id=payment_id,
             ),
         )
 
@@ -300,9 +309,7 @@ class App:
     payments: Payments
 
 
-def build_app(
-    reads: ReadModel, log: EventLog, topics: Topics, placed: Callable[[], None] = lambda: None
-) -> App:
+def build_app(reads: ReadModel, log: EventLog, topics: Topics, placed: Callable[[], None] = lambda: None) -> App:
     writes = IdempotentWrites(log, reads)
     return App(
         Orders(reads, writes, topics, placed),

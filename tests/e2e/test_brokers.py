@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[localkafka.KafkaCluster]:
-    with localkafka.KafkaCluster(brokers=3, port=free_port_block(6), data_dir=REPO / ".oms-data", num_partitions=3) as running:
+    with localkafka.KafkaCluster(
+        brokers=3, port=free_port_block(6), data_dir=REPO / ".oms-data", num_partitions=3
+    ) as running:
         yield running
 
 

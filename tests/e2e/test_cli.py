@@ -60,7 +60,9 @@ def json_lines(text: str) -> list[dict]:
 def served(target: str, service: str) -> bool:
     with grpc.insecure_channel(target) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        (response,) = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+        (response,) = list(
+            stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+        )
         return service in {s.name for s in response.list_services_response.service}
 
 
@@ -85,7 +87,19 @@ def test_place_get_and_watch(target: str) -> None:
     ok("stock", "set", product, "10", target=target)
 
     placed = json.loads(
-        ok("--json", "place", "--customer", "42", "--product", product, "--quantity", "2", "--price", "12.5", target=target)
+        ok(
+            "--json",
+            "place",
+            "--customer",
+            "42",
+            "--product",
+            product,
+            "--quantity",
+            "2",
+            "--price",
+            "12.5",
+            target=target,
+        )
     )
 
     order_id = placed["order"]["order_id"]
@@ -107,7 +121,18 @@ def test_place_with_watch_prints_each_state(target: str) -> None:
     order_id = unique("order")
 
     lines = ok(
-        "place", "-c", str(unique_customer()), "-p", product, "-q", "3", "--price", "4", "--order-id", order_id, "--watch",
+        "place",
+        "-c",
+        str(unique_customer()),
+        "-p",
+        product,
+        "-q",
+        "3",
+        "--price",
+        "4",
+        "--order-id",
+        order_id,
+        "--watch",
         target=target,
     ).splitlines()
 
@@ -131,14 +156,20 @@ def test_errors_print_one_line_and_exit_1(target: str) -> None:
 
     run = oms("place", "-c", "0", "-p", "", "-q", "1", "--price", "nan", "--order-id", "bad id!", "--target", target)
     assert run.returncode == 1 and run.stderr.count("\n") == 1
-    assert run.stderr.startswith("oms: INVALID_ARGUMENT: ") and "bad fields: order_id, product, customer_id, price" in run.stderr
+    assert (
+        run.stderr.startswith("oms: INVALID_ARGUMENT: ")
+        and "bad fields: order_id, product, customer_id, price" in run.stderr
+    )
 
     run = oms("--json", "stock", "set", unique("JUMPERS"), "-1", "--target", target)
     assert run.returncode == 1
     error = json.loads(run.stderr)["error"]
     assert error["code"] == "INVALID_ARGUMENT"
     assert error["details"] == [
-        {"@type": "google.rpc.BadRequest", "field_violations": [{"field": "quantity", "description": "must be 0 or more"}]}
+        {
+            "@type": "google.rpc.BadRequest",
+            "field_violations": [{"field": "quantity", "description": "must be 0 or more"}],
+        }
     ]
 
     product, order_id = unique("JUMPERS"), unique("order")
@@ -160,8 +191,19 @@ def test_customer_upsert_and_get(target: str) -> None:
         pytest.skip("CustomerService is not registered by this gateway yet (being implemented alongside)")
     customer_id = str(unique_customer())
     text = ok(
-        "customer", "upsert", customer_id, "--first-name", "Ada", "--last-name", "Lovelace",
-        "--email", "ada@example.com", "--address", "12 St James's Square", "--level", "gold",
+        "customer",
+        "upsert",
+        customer_id,
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Lovelace",
+        "--email",
+        "ada@example.com",
+        "--address",
+        "12 St James's Square",
+        "--level",
+        "gold",
         target=target,
     )
     assert text == f"customer {customer_id}  Ada Lovelace  GOLD  <ada@example.com>  12 St James's Square\n"
@@ -176,13 +218,18 @@ def test_pay(target: str) -> None:
         pytest.skip("PaymentService is not registered by this gateway yet (being implemented alongside)")
     product = unique("JUMPERS")
     ok("stock", "set", product, "5", target=target)
-    order_id = json.loads(ok("--json", "place", "-c", "42", "-p", product, "-q", "1", "--price", "25", target=target))["order"]["order_id"]
+    order_id = json.loads(ok("--json", "place", "-c", "42", "-p", product, "-q", "1", "--price", "25", target=target))[
+        "order"
+    ]["order_id"]
 
     paid = json.loads(ok("pay", order_id, "25.00", "--currency", "EUR", "--json", target=target))
 
     assert paid["created"] is True and paid["payment"]["order_id"] == order_id and paid["payment"]["amount"] == 25.0
     text = ok("pay", order_id, "25.00", "--payment-id", paid["payment"]["payment_id"], target=target)
-    assert text.startswith(f"payment {paid['payment']['payment_id']}  order {order_id}  25.00 EUR") and "(already recorded)" in text
+    assert (
+        text.startswith(f"payment {paid['payment']['payment_id']}  order {order_id}  25.00 EUR")
+        and "(already recorded)" in text
+    )
 
 
 def test_demo_places_a_mix_that_exercises_every_check(target: str) -> None:
@@ -190,7 +237,9 @@ def test_demo_places_a_mix_that_exercises_every_check(target: str) -> None:
     kinds = [o.kind for o in _demo.plan(_demo.DemoConfig(target="", count=count, seed=seed), "x", random.Random(seed))]
     assert set(kinds) == {k for k, _ in _demo.MIX}, "choose a seed whose mix has every kind"
 
-    run = oms("demo", "--rate", "20", "--count", str(count), "--seed", str(seed), "--json", "--target", target, timeout=300)
+    run = oms(
+        "demo", "--rate", "20", "--count", str(count), "--seed", str(seed), "--json", "--target", target, timeout=300
+    )
 
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.splitlines()[-1])
@@ -203,8 +252,15 @@ def test_demo_places_a_mix_that_exercises_every_check(target: str) -> None:
     assert failed["fraud"] == kinds.count(_demo.FRAUD)
     # A bad-details order of 0 units may fail the inventory check first.
     assert failed["inventory"] >= kinds.count(_demo.OVER_STOCK)
-    assert failed["inventory"] + failed.get("order-details", 0) == kinds.count(_demo.OVER_STOCK) + kinds.count(_demo.BAD_DETAILS)
-    assert 0 < summary["verdict_latency_ms"]["p50"] <= summary["verdict_latency_ms"]["p95"] <= summary["verdict_latency_ms"]["p99"]
+    assert failed["inventory"] + failed.get("order-details", 0) == kinds.count(_demo.OVER_STOCK) + kinds.count(
+        _demo.BAD_DETAILS
+    )
+    assert (
+        0
+        < summary["verdict_latency_ms"]["p50"]
+        <= summary["verdict_latency_ms"]["p95"]
+        <= summary["verdict_latency_ms"]["p99"]
+    )
 
 
 def test_demo_shows_live_progress(target: str) -> None:
@@ -225,8 +281,12 @@ def test_watch_prints_each_state_change_as_it_happens(platform: Platform, target
     ok("stock", "set", product, "5", target=target)
     fraud = next(name for name in platform.supervisor.pids() if name.startswith("fraud"))
     platform.kill(fraud)
-    order_id = json.loads(ok("--json", "place", "-c", "42", "-p", product, "-q", "1", "--price", "3", target=target))["order"]["order_id"]
-    watch = subprocess.Popen([OMS, "watch", order_id, "--target", target], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    order_id = json.loads(ok("--json", "place", "-c", "42", "-p", product, "-q", "1", "--price", "3", target=target))[
+        "order"
+    ]["order_id"]
+    watch = subprocess.Popen(
+        [OMS, "watch", order_id, "--target", target], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert watch.stdout is not None
         selector = selectors.DefaultSelector()
@@ -271,6 +331,8 @@ def test_the_readme_oms_commands_work(target: str) -> None:
         )
         assert run.returncode == 0, f"{command}\n{run.stderr}"
         outputs[command] = run.stdout
-    watched = [json.loads(line) for line in next(v for k, v in outputs.items() if k.startswith("oms watch")).splitlines()]
+    watched = [
+        json.loads(line) for line in next(v for k, v in outputs.items() if k.startswith("oms watch")).splitlines()
+    ]
     assert watched[-1]["state"] == "ORDER_STATE_VALIDATED"
     assert "reserved 2" in next(v for k, v in outputs.items() if k.startswith("oms stock get"))

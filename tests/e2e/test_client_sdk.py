@@ -140,7 +140,10 @@ def test_the_async_client(platform: Platform) -> None:
             product = unique("UNDERPANTS")
             await oms.set_stock(product, 3)
             placed = await asyncio.gather(
-                *(oms.place_order(customer_id=unique_customer(), product=product, quantity=1, price=2.0) for _ in range(4))
+                *(
+                    oms.place_order(customer_id=unique_customer(), product=product, quantity=1, price=2.0)
+                    for _ in range(4)
+                )
             )
             finals = await asyncio.gather(*(oms.wait_for_terminal(p.order.order_id) for p in placed))
             assert sorted(f.state for f in finals) == [VALIDATED] * 3 + [FAILED]
@@ -184,7 +187,9 @@ def test_place_order_retries_through_a_gateway_restart(platform: Platform) -> No
     """The gateway is down when the call starts: the SDK retries
     UNAVAILABLE until it is back, with one order id, so one order."""
     product = unique("JUMPERS")
-    with OmsClient(f"localhost:{platform.port}", timeout=90, retry=RetryPolicy(max_attempts=1000, max_backoff=0.5)) as oms:
+    with OmsClient(
+        f"localhost:{platform.port}", timeout=90, retry=RetryPolicy(max_attempts=1000, max_backoff=0.5)
+    ) as oms:
         oms.set_stock(product, 5)
         gateway = next(name for name in platform.supervisor.pids() if name.startswith("gateway"))
         platform.kill(gateway)
@@ -246,7 +251,11 @@ def test_a_fresh_venv_installs_the_sdk_alone_and_places_and_watches_an_order(
 
     run = subprocess.run(
         [str(python), "-c", FRESH_VENV_SCRIPT, target, product],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
     )
 
     assert run.returncode == 0, run.stderr
@@ -255,7 +264,11 @@ def test_a_fresh_venv_installs_the_sdk_alone_and_places_and_watches_an_order(
     # The CLI comes with it.
     cli = subprocess.run(
         [str(venv / "bin" / "oms"), "--json", "--target", target, "stock", "get", product],
-        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
     )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == {"product": product, "quantity": 5, "reserved": 2}

@@ -85,7 +85,12 @@ def outbox_drained(platform: Platform) -> bool:
 def last_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
     """The offset after the last committed record of each non-empty partition."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": unique("reader"), "isolation.level": "read_committed", "enable.partition.eof": True}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("reader"),
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
     )
     following: dict[int, int] = {}
     try:

@@ -55,7 +55,9 @@ def test_orders_placed_anywhere_are_readable_everywhere(platform: Platform) -> N
         last = list(queries[1].WatchOrder(query_service_pb2.WatchOrderRequest(order_id=order_id), timeout=30))[-1]
         assert last.order.state == order_pb2.ORDER_STATE_VALIDATED
     stocks = [
-        inventory_pb2_grpc.InventoryServiceStub(c).GetStock(inventory_pb2.GetStockRequest(product=product), timeout=10).stock
+        inventory_pb2_grpc.InventoryServiceStub(c)
+        .GetStock(inventory_pb2.GetStockRequest(product=product), timeout=10)
+        .stock
         for c in channels
     ]
     assert stocks[0] == stocks[1] and stocks[0].reserved == 20

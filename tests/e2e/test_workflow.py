@@ -7,7 +7,6 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import grpc
 import pytest
@@ -125,7 +124,9 @@ def test_fraud_check_sums_a_customers_session(
     ("quantity", "price", "problem"),
     [(-1, 10.0, "quantity"), (0, 10.0, "quantity"), (1, -5.0, "price")],
 )
-def test_order_details_check_fails_impossible_orders(platform: Platform, quantity: int, price: float, problem: str) -> None:
+def test_order_details_check_fails_impossible_orders(
+    platform: Platform, quantity: int, price: float, problem: str
+) -> None:
     product = unique("JUMPERS")
     set_stock(platform, product, 10)
 
@@ -161,10 +162,14 @@ def test_a_failed_order_gives_its_reservation_back(platform: Platform) -> None:
     assert final_state(platform, order_id).state == FAILED
     # The verdict may come before the inventory check answers; its answer
     # (written in the same transaction as the reservation) shows it reserved.
-    inventory = eventually(lambda: validations_of(platform, order_id, order_pb2.CHECK_TYPE_INVENTORY), what="inventory answer")
+    inventory = eventually(
+        lambda: validations_of(platform, order_id, order_pb2.CHECK_TYPE_INVENTORY), what="inventory answer"
+    )
     assert [v.outcome.result for v in inventory] == [PASS]
     eventually(
-        lambda: platform.inventory.GetStock(inventory_pb2.GetStockRequest(product=product), timeout=5).stock.reserved == 0,
+        lambda: (
+            platform.inventory.GetStock(inventory_pb2.GetStockRequest(product=product), timeout=5).stock.reserved == 0
+        ),
         what="reservation released",
     )
     assert final_state(platform, place(platform, product, quantity=5).order.order_id).state == VALIDATED
@@ -229,7 +234,9 @@ def test_malformed_requests_are_rejected_with_field_details(platform: Platform) 
 
 
 def test_an_order_never_placed_is_not_found(platform: Platform) -> None:
-    error = rpc_error(lambda: platform.queries.GetOrder(query_service_pb2.GetOrderRequest(order_id=unique("ghost")), timeout=5))
+    error = rpc_error(
+        lambda: platform.queries.GetOrder(query_service_pb2.GetOrderRequest(order_id=unique("ghost")), timeout=5)
+    )
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 

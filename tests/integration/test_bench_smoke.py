@@ -18,7 +18,9 @@ def test_a_tiny_run_of_each_cheap_phase_completes(bootstrap: str, tmp_path: Path
     results = {
         "mode": "tiny",
         "raw": raw.run_raw(bootstrap, 200, log),
-        "stages": {name: stages.run_stage(name, bootstrap, tmp_path, 200, log) for name in ("order-details", "projector")},
+        "stages": {
+            name: stages.run_stage(name, bootstrap, tmp_path, 200, log) for name in ("order-details", "projector")
+        },
         "ceiling": e2e.generator_ceiling([50], 1, log),
     }
 

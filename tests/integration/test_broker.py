@@ -13,8 +13,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import localkafka
-from localkafka import distribution
-from localkafka import settings
+from localkafka import distribution, settings
 
 pytestmark = pytest.mark.kafka
 
@@ -39,9 +38,7 @@ def topic(kafka: localkafka.KafkaService) -> str:
     return name
 
 
-def _consume_until(
-    bootstrap: str, topic: str, isolation: str, sentinel: bytes, timeout: float = 30.0
-) -> list[bytes]:
+def _consume_until(bootstrap: str, topic: str, isolation: str, sentinel: bytes, timeout: float = 30.0) -> list[bytes]:
     """Values read from the start of topic up to and including sentinel."""
     consumer = Consumer(
         {
@@ -74,9 +71,7 @@ def _consume_until(
     return values
 
 
-def test_read_committed_sees_exactly_the_committed_transactions(
-    kafka: localkafka.KafkaService, topic: str
-) -> None:
+def test_read_committed_sees_exactly_the_committed_transactions(kafka: localkafka.KafkaService, topic: str) -> None:
     producer = Producer(
         {
             "bootstrap.servers": kafka.bootstrap_servers,
@@ -128,9 +123,7 @@ def test_broker_metadata_is_as_configured(kafka: localkafka.KafkaService, topic:
 
 
 @needs_local
-def test_second_install_is_a_cached_no_op(
-    kafka: localkafka.KafkaService, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_second_install_is_a_cached_no_op(kafka: localkafka.KafkaService, monkeypatch: pytest.MonkeyPatch) -> None:
     # The session fixture installed already; with Maven "gone", a second
     # install must still succeed from the cache without touching it.
     dist = localkafka.installed()

@@ -16,9 +16,9 @@ from oms.customers.v1 import customers_pb2
 from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from oms.payments.v1 import payments_pb2
 from oms.routing.v1 import order_enriched_pb2
-from topology.topics import CUSTOMER_LEVELS
 from tests.support.orders import eventually, place, read_topic, rpc_error, unique, unique_customer
 from tests.support.platform import Platform
+from topology.topics import CUSTOMER_LEVELS
 
 pytestmark = pytest.mark.kafka
 
@@ -37,19 +37,29 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     running.stop()
 
 
-def upsert(platform: Platform, customer_id: int, level: int = customers_pb2.CUSTOMER_LEVEL_GOLD, email: str = "jo@example.com") -> customers_pb2.Customer:
+def upsert(
+    platform: Platform, customer_id: int, level: int = customers_pb2.CUSTOMER_LEVEL_GOLD, email: str = "jo@example.com"
+) -> customers_pb2.Customer:
     customer = customers_pb2.Customer(
         customer_id=customer_id, first_name="Jo", last_name="Doe", email=email, address="1 High Street", level=level
     )
-    return platform.customers.UpsertCustomer(customers_pb2.UpsertCustomerRequest(customer=customer), timeout=15).customer
+    return platform.customers.UpsertCustomer(
+        customers_pb2.UpsertCustomerRequest(customer=customer), timeout=15
+    ).customer
 
 
 def get(platform: Platform, customer_id: int) -> customers_pb2.Customer:
-    return platform.customers.GetCustomer(customers_pb2.GetCustomerRequest(customer_id=customer_id), timeout=10).customer
+    return platform.customers.GetCustomer(
+        customers_pb2.GetCustomerRequest(customer_id=customer_id), timeout=10
+    ).customer
 
 
-def record(platform: Platform, payment_id: str, order_id: str, amount: float = 25.0, currency: str = "EUR") -> payments_pb2.RecordPaymentResponse:
-    request = payments_pb2.RecordPaymentRequest(payment_id=payment_id, order_id=order_id, currency=currency, amount=amount)
+def record(
+    platform: Platform, payment_id: str, order_id: str, amount: float = 25.0, currency: str = "EUR"
+) -> payments_pb2.RecordPaymentResponse:
+    request = payments_pb2.RecordPaymentRequest(
+        payment_id=payment_id, order_id=order_id, currency=currency, amount=amount
+    )
     return platform.payments.RecordPayment(request, timeout=15)
 
 
@@ -69,7 +79,11 @@ def test_an_upserted_customer_is_readable_at_once(platform: Platform) -> None:
         customer_id = unique_customer()
         written = upsert(platform, customer_id, customers_pb2.CUSTOMER_LEVEL_SILVER)
         assert get(platform, customer_id) == written
-        assert (written.customer_id, written.email, written.level) == (customer_id, "jo@example.com", customers_pb2.CUSTOMER_LEVEL_SILVER)
+        assert (written.customer_id, written.email, written.level) == (
+            customer_id,
+            "jo@example.com",
+            customers_pb2.CUSTOMER_LEVEL_SILVER,
+        )
 
 
 def test_an_upsert_replaces_the_customer(platform: Platform) -> None:
@@ -95,7 +109,9 @@ def test_an_unknown_customer_is_not_found(platform: Platform) -> None:
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
-@pytest.mark.parametrize("email", ["", "no-at-sign", "two@@example.com", "jo@localhost", "jo@example.com\r\nBcc: x@y.zz", "a b@example.com"])
+@pytest.mark.parametrize(
+    "email", ["", "no-at-sign", "two@@example.com", "jo@localhost", "jo@example.com\r\nBcc: x@y.zz", "a b@example.com"]
+)
 def test_a_customer_with_a_bad_email_is_rejected(platform: Platform, email: str) -> None:
     error = rpc_error(lambda: upsert(platform, unique_customer(), email=email))
     assert bad_fields(error) == {"customer.email"}
@@ -151,7 +167,11 @@ def test_concurrent_duplicates_record_one_payment(platform: Platform) -> None:
 
 
 def payments_written(platform: Platform, payment_id: str) -> int:
-    return sum(1 for key, _ in read_topic(platform.bootstrap, platform.settings.topic("payments")) if key == payment_id.encode())
+    return sum(
+        1
+        for key, _ in read_topic(platform.bootstrap, platform.settings.topic("payments"))
+        if key == payment_id.encode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,7 +230,9 @@ def test_an_order_is_routed_to_the_topic_of_its_customers_level(platform: Platfo
 
     eventually(lambda: routed(platform, order_id)[topic], what=f"{order_id} on {topic}")
     found = routed(platform, order_id)
-    assert {name: len(records) for name, records in found.items()} == {name: int(name == topic) for name in CUSTOMER_LEVELS}
+    assert {name: len(records) for name, records in found.items()} == {
+        name: int(name == topic) for name in CUSTOMER_LEVELS
+    }
     (enriched,) = found[topic]
     assert (enriched.order_id, enriched.customer_id, enriched.customer_level) == (order_id, customer_id, level)
     assert (enriched.order.quantity, enriched.order.price) == (2, 12.5)
@@ -221,7 +243,9 @@ def test_an_order_of_an_unknown_customer_is_dead_lettered_with_the_reason(platfo
 
     order_id = place(platform, unique("JUMPERS"), customer_id=customer_id).order.order_id
 
-    (letter,) = eventually(lambda: dead_letters_of(platform, order_id), timeout_s=GRACE_MS / 1000 + 20, what="dead letter")
+    (letter,) = eventually(
+        lambda: dead_letters_of(platform, order_id), timeout_s=GRACE_MS / 1000 + 20, what="dead letter"
+    )
     assert f"customer {customer_id} is unknown" in letter.reason
     assert letter.processor == "order-routing"
     assert all(not records for records in routed(platform, order_id).values())

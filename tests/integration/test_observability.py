@@ -70,7 +70,10 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def test_every_service_becomes_ready_and_names_itself(platform: Platform) -> None:
     for service in SERVICES:
-        eventually(lambda: http_get(platform.metrics_url(service, path="/ready"))[0] == 200, what=f"{service} ready")
+        eventually(
+            lambda service=service: http_get(platform.metrics_url(service, path="/ready"))[0] == 200,
+            what=f"{service} ready",
+        )
         samples = scrape(platform.metrics_url(service))
         info = sample(samples, "oms_service_info", service=service, instance="0", namespace=platform.namespace)
         assert info == 1, f"{platform.metrics_url(service)} is not {service} of {platform.namespace}"
@@ -100,8 +103,10 @@ def test_counters_move_as_orders_are_placed_and_decided(platform: Platform) -> N
     # A failed check decides the short order at once: the other checks may
     # answer it after its verdict.
     eventually(
-        lambda: moved("order-details-check", "oms_validations_total", check="order_details", result="pass") == 2
-        and moved("fraud-check", "oms_validations_total", check="fraud", result="pass") == 2,
+        lambda: (
+            moved("order-details-check", "oms_validations_total", check="order_details", result="pass") == 2
+            and moved("fraud-check", "oms_validations_total", check="fraud", result="pass") == 2
+        ),
         what="the other checks answered both orders",
     )
     assert moved("validation-aggregator", "oms_orders_terminal_total", state="validated") == 1
@@ -112,8 +117,10 @@ def test_counters_move_as_orders_are_placed_and_decided(platform: Platform) -> N
         assert moved(processor, "oms_records_processed_total", processor=processor, topic=orders) >= 2
     # The view applies the verdicts after WatchOrder saw them: wait for it.
     eventually(
-        lambda: moved("gateway", "oms_order_latency_seconds_count", state="validated") == 1
-        and moved("gateway", "oms_order_latency_seconds_count", state="failed") == 1,
+        lambda: (
+            moved("gateway", "oms_order_latency_seconds_count", state="validated") == 1
+            and moved("gateway", "oms_order_latency_seconds_count", state="failed") == 1
+        ),
         what="placed -> terminal latency observed",
     )
 

@@ -77,7 +77,9 @@ class _Queue(Updates[T]):
 
 
 class InMemoryReadModel(ReadModel):
-    def __init__(self, log: InMemoryEventLog | None = None, topics: Topics | None = None, partitions: int = PARTITIONS) -> None:
+    def __init__(
+        self, log: InMemoryEventLog | None = None, topics: Topics | None = None, partitions: int = PARTITIONS
+    ) -> None:
         self.topics = topics or Topics()
         self.partitions = partitions
         self.log = log
@@ -126,7 +128,11 @@ class InMemoryReadModel(ReadModel):
             stock = inventory_pb2.StockLevel.FromString(value)
             before = self.levels.get(stock.product, inventory_pb2.InventoryLevel(product=stock.product))
             level = inventory_pb2.InventoryLevel(
-                product=stock.product, stocked=True, quantity=stock.quantity, reserved=before.reserved, update_id=stock.update_id
+                product=stock.product,
+                stocked=True,
+                quantity=stock.quantity,
+                reserved=before.reserved,
+                update_id=stock.update_id,
             )
             self.levels[stock.product] = level
             self._notify(("stock", stock.product), level)

@@ -10,8 +10,8 @@ import grpc
 
 from gateway.bootstrap import Gateway, bootstrap
 from streams.metrics import Metrics
-from topology.config import Config
 from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
+from topology.config import Config
 
 
 @asynccontextmanager

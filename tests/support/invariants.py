@@ -58,7 +58,9 @@ def audit(platform: Platform, placed: PlacedOrders, settle_s: float = 90.0) -> d
         (v.order_id, v.outcome.check_type)
         for v in (
             events_pb2.OrderValidation.FromString(value)
-            for _, value in read_topic(platform.bootstrap, platform.settings.topic("order-validations"), range(platform.settings.partitions))
+            for _, value in read_topic(
+                platform.bootstrap, platform.settings.topic("order-validations"), range(platform.settings.partitions)
+            )
             if value
         )
     )
@@ -72,8 +74,10 @@ def audit(platform: Platform, placed: PlacedOrders, settle_s: float = 90.0) -> d
     for product in {p for p, _ in placed.orders.values()}:
         expected = sum(q for i, (p, q) in placed.orders.items() if p == product and i in validated)
         eventually(
-            lambda: platform.inventory.GetStock(inventory_pb2.GetStockRequest(product=product), timeout=10).stock.reserved
-            == expected,
+            lambda product=product, expected=expected: (
+                platform.inventory.GetStock(inventory_pb2.GetStockRequest(product=product), timeout=10).stock.reserved
+                == expected
+            ),
             timeout_s=60,
             what=f"reservations of {product} == {expected}",
         )

@@ -52,7 +52,9 @@ def set_stock(platform: Platform, product: str, quantity: int) -> inventory_pb2.
 def final_state(platform: Platform, order_id: str, timeout_s: float = 30.0) -> order_pb2.Order:
     """The order's terminal state, as WatchOrder streams it."""
     last = None
-    for update in platform.queries.WatchOrder(query_service_pb2.WatchOrderRequest(order_id=order_id), timeout=timeout_s):
+    for update in platform.queries.WatchOrder(
+        query_service_pb2.WatchOrderRequest(order_id=order_id), timeout=timeout_s
+    ):
         last = update.order
     assert last is not None and last.state in TERMINAL, f"watch of {order_id} ended at {last}"
     return last
@@ -76,7 +78,9 @@ def eventually(condition: Callable[[], object], timeout_s: float = 20.0, what: s
         time.sleep(0.1)
 
 
-def read_topic(bootstrap: str, topic: str, partitions: Iterable[int] | None = None) -> list[tuple[bytes | None, bytes | None]]:
+def read_topic(
+    bootstrap: str, topic: str, partitions: Iterable[int] | None = None
+) -> list[tuple[bytes | None, bytes | None]]:
     """Every committed record of a topic now, as (key, value)."""
     consumer = Consumer(
         {

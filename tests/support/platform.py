@@ -21,8 +21,8 @@ from oms.inventory.v1 import inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
 from streams.metrics import PORTS_PER_INSTANCE
-from topology.config import Config
 from tests.support.ports import free_port_block
+from topology.config import Config
 from topology.registry import metrics_port
 from topology.service import create_topics
 
@@ -88,14 +88,19 @@ class Platform:
                 health = health_pb2_grpc.HealthStub(channel)
                 while not self._serving(health):
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"gateway instance {instance} on port {port} did not serve within {timeout_s}s")
+                        raise TimeoutError(
+                            f"gateway instance {instance} on port {port} did not serve within {timeout_s}s"
+                        )
                     self.supervisor.supervise_once()
                     time.sleep(0.1)
 
     @staticmethod
     def _serving(health: health_pb2_grpc.HealthStub) -> bool:
         try:
-            return health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING
+            return (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
         except grpc.RpcError:
             return False
 

@@ -90,7 +90,9 @@ def plan(config: DemoConfig, run: str, rng: random.Random) -> list[Planned]:
         elif kind == OVER_STOCK:
             planned = Planned(kind, order_id, next(fresh), f"{SCARCE}-{run}", rng.randint(SCARCE_STOCK + 1, 5), 19.99)
         elif kind == FRAUD:
-            planned = Planned(kind, order_id, next(fresh), product, rng.randint(10, 20), round(rng.uniform(250, 500), 2))
+            planned = Planned(
+                kind, order_id, next(fresh), product, rng.randint(10, 20), round(rng.uniform(250, 500), 2)
+            )
         elif kind == BAD_DETAILS:
             quantity, price = rng.choice([(0, 9.99), (2, -9.99)])
             planned = Planned(kind, order_id, next(fresh), product, quantity, price)

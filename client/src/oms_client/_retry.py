@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from oms_client.errors import DeadlineExceeded, OmsError, ResourceExhausted, Unavailable
-
 import grpc
+
+from oms_client.errors import DeadlineExceeded, OmsError, ResourceExhausted, Unavailable
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,7 @@ class AsyncOmsClient:
     ) -> Order:
         """See OmsClient.wait_for_terminal."""
         last: Order | None = None
-        async for last in self.watch_order(order_id, after=after, timeout=timeout):
+        async for last in self.watch_order(order_id, after=after, timeout=timeout):  # noqa: B007 - the last one is wanted
             pass
         if last is None or not is_terminal(last):
             raise OmsError(grpc.StatusCode.UNKNOWN, f"the watch of {order_id} ended before a terminal state")

@@ -225,9 +225,7 @@ def _common() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="host:port of the OMS front door (default: $OMS_TARGET or localhost:50051)",
     )
-    group.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON, one object per line"
-    )
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON, one object per line")
     group.add_argument(
         "--timeout",
         type=_positive_float,
@@ -294,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ends after VALIDATED, FAILED, SHIPPED or CANCELLED.",
     )
     watch.add_argument("order_id", metavar="ORDER_ID")
-    watch.add_argument("--watch-timeout", type=_positive_float, metavar="S", help="give up after S seconds (default: never)")
+    watch.add_argument(
+        "--watch-timeout", type=_positive_float, metavar="S", help="give up after S seconds (default: never)"
+    )
 
     stock = command(commands, "stock", None, "set or show a product's stock")
     stock_commands = stock.add_subparsers(dest="stock_command", metavar="COMMAND", required=True)
@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     upsert.add_argument("--last-name", default="")
     upsert.add_argument("--email", default="")
     upsert.add_argument("--address", default="")
-    upsert.add_argument("--level", type=_level, default="BRONZE", help="bronze, silver, gold or platinum (default bronze)")
+    upsert.add_argument(
+        "--level", type=_level, default="BRONZE", help="bronze, silver, gold or platinum (default bronze)"
+    )
     customer_get = command(customer_commands, "get", cmd_customer_get, "show a customer")
     customer_get.add_argument("customer_id", metavar="CUSTOMER_ID", type=int)
 

@@ -172,7 +172,7 @@ class OmsClient:
         """Blocks until the order is VALIDATED, FAILED, SHIPPED or CANCELLED
         and returns it; raises DeadlineExceeded after `timeout` seconds."""
         last: Order | None = None
-        for last in self.watch_order(order_id, after=after, timeout=timeout):
+        for last in self.watch_order(order_id, after=after, timeout=timeout):  # noqa: B007 - the last one is wanted
             pass
         if last is None or not is_terminal(last):
             raise OmsError(grpc.StatusCode.UNKNOWN, f"the watch of {order_id} ended before a terminal state")

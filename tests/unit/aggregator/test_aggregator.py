@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orders.domain import Check, CheckOutcome, OrderState, Result
 from aggregator.verdict import decide, time_out
+from orders.domain import Check, CheckOutcome, OrderState, Result
 
 
 def passed(check: Check) -> CheckOutcome:
@@ -51,15 +51,21 @@ def test_repeated_passes_of_one_check_never_validate() -> None:
 
 
 def test_the_first_outcome_of_a_check_wins() -> None:
-    pass_then_fail = decide([passed(Check.FRAUD), failed(Check.FRAUD), passed(Check.ORDER_DETAILS), passed(Check.INVENTORY)])
-    fail_then_pass = decide([failed(Check.FRAUD), passed(Check.FRAUD), passed(Check.ORDER_DETAILS), passed(Check.INVENTORY)])
+    pass_then_fail = decide(
+        [passed(Check.FRAUD), failed(Check.FRAUD), passed(Check.ORDER_DETAILS), passed(Check.INVENTORY)]
+    )
+    fail_then_pass = decide(
+        [failed(Check.FRAUD), passed(Check.FRAUD), passed(Check.ORDER_DETAILS), passed(Check.INVENTORY)]
+    )
 
     assert pass_then_fail is not None and pass_then_fail.state is OrderState.VALIDATED
     assert fail_then_pass is not None and fail_then_pass.state is OrderState.FAILED
 
 
 def test_a_verdict_lists_one_outcome_per_check_in_check_order() -> None:
-    verdict = decide([passed(Check.INVENTORY), passed(Check.INVENTORY), passed(Check.FRAUD), passed(Check.ORDER_DETAILS)])
+    verdict = decide(
+        [passed(Check.INVENTORY), passed(Check.INVENTORY), passed(Check.FRAUD), passed(Check.ORDER_DETAILS)]
+    )
 
     assert verdict is not None
     assert [o.check for o in verdict.checks] == list(Check)

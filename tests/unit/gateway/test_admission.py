@@ -27,7 +27,9 @@ class Stalled(query_service_pb2_grpc.OrderQueryServiceServicer):
         self.release = asyncio.Event()
         self.started = 0
 
-    async def GetOrder(self, request: query_service_pb2.GetOrderRequest, context: object) -> query_service_pb2.GetOrderResponse:
+    async def GetOrder(
+        self, request: query_service_pb2.GetOrderRequest, context: object
+    ) -> query_service_pb2.GetOrderResponse:
         self.started += 1
         await self.release.wait()
         return query_service_pb2.GetOrderResponse(order=order_pb2.Order(order_id=request.order_id))

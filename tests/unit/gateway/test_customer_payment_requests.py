@@ -19,7 +19,11 @@ TOPICS = Topics()
 
 
 def customer(**fields: object) -> customers_pb2.Customer:
-    values: dict[str, object] = {"customer_id": 1, "email": "jo@example.com", "level": customers_pb2.CUSTOMER_LEVEL_GOLD}
+    values: dict[str, object] = {
+        "customer_id": 1,
+        "email": "jo@example.com",
+        "level": customers_pb2.CUSTOMER_LEVEL_GOLD,
+    }
     values.update(fields)
     return customers_pb2.Customer(**values)  # type: ignore[arg-type]
 
@@ -34,7 +38,18 @@ def test_good_customers_pass(email: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "email", ["", "jo", "jo@", "@example.com", "jo@example", "jo@@example.com", "jo@exa mple.com", "jo.@example.com", "jo@example.com\n"]
+    "email",
+    [
+        "",
+        "jo",
+        "jo@",
+        "@example.com",
+        "jo@example",
+        "jo@@example.com",
+        "jo@exa mple.com",
+        "jo.@example.com",
+        "jo@example.com\n",
+    ],
 )
 def test_bad_emails_are_named(email: str) -> None:
     assert fields(customer_violations(customer(email=email))) == {"customer.email"}
@@ -90,7 +105,11 @@ def test_the_tables_keep_the_latest_record_per_key() -> None:
     paid = payments_pb2.Payment(payment_id="p1", order_id="o1").SerializeToString()
 
     changes = project_tables(
-        [record(TOPICS.customers, b"7", old, 0), record(TOPICS.customers, b"7", new, 1), record(TOPICS.payments, b"p1", paid)],
+        [
+            record(TOPICS.customers, b"7", old, 0),
+            record(TOPICS.customers, b"7", new, 1),
+            record(TOPICS.payments, b"p1", paid),
+        ],
         TOPICS,
     )
 
@@ -99,7 +118,11 @@ def test_the_tables_keep_the_latest_record_per_key() -> None:
 
 def test_the_tables_skip_what_they_cannot_read() -> None:
     changes = project_tables(
-        [record(TOPICS.customers, b"7", b"\xff\xff"), record(TOPICS.customers, b"8", None), record(TOPICS.orders, b"o", b"")],
+        [
+            record(TOPICS.customers, b"7", b"\xff\xff"),
+            record(TOPICS.customers, b"8", None),
+            record(TOPICS.orders, b"o", b""),
+        ],
         TOPICS,
     )
     assert changes == {}

@@ -29,9 +29,9 @@ from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_p
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from orders import codec
 from orders.domain import Order
-from topology.topics import Topics
 from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
 from tests.support.gateway import serving
+from topology.topics import Topics
 
 TOPICS = Topics()
 PLACE = PlaceOrder("order-1", 7, "JUMPERS", 2, 9.5)
@@ -237,7 +237,9 @@ def test_customers_are_upserted_and_read_back() -> None:
             await app.customers.get(GetCustomer(7))
         assert (missing.value.kind, missing.value.name) == ("customer", "7")
 
-        stored = await app.customers.upsert(UpsertCustomer(customers_pb2.Customer(customer_id=7, email="jo@example.com")))
+        stored = await app.customers.upsert(
+            UpsertCustomer(customers_pb2.Customer(customer_id=7, email="jo@example.com"))
+        )
 
         assert stored.level == customers_pb2.CUSTOMER_LEVEL_BRONZE
         assert await app.customers.get(GetCustomer(7)) == stored
@@ -265,7 +267,9 @@ def test_through_the_grpc_edge_errors_carry_their_details() -> None:
         log = InMemoryEventLog()
         async with serving(log, InMemoryReadModel(log)) as (_gateway, channel):
             orders = command_service_pb2_grpc.OrderCommandServiceStub(channel)
-            request = command_service_pb2.PlaceOrderRequest(order_id="o-1", customer_id=7, product="P", quantity=1, price=1.0)
+            request = command_service_pb2.PlaceOrderRequest(
+                order_id="o-1", customer_id=7, product="P", quantity=1, price=1.0
+            )
             assert (await orders.PlaceOrder(request, timeout=5)).created
             assert not (await orders.PlaceOrder(request, timeout=5)).created
             request.quantity = 2
@@ -279,7 +283,9 @@ def test_through_the_grpc_edge_errors_carry_their_details() -> None:
 
             payments = payments_pb2_grpc.PaymentServiceStub(channel)
             with pytest.raises(grpc.aio.AioRpcError) as bad:
-                await payments.RecordPayment(payments_pb2.RecordPaymentRequest(payment_id="p 1", currency="EUR"), timeout=5)
+                await payments.RecordPayment(
+                    payments_pb2.RecordPaymentRequest(payment_id="p 1", currency="EUR"), timeout=5
+                )
             assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             violations = error_details_pb2.BadRequest()
             status = rpc_status.from_call(bad.value)

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-
 from google.rpc import code_pb2
 
 from gateway.adapters.notifier import Notifier

@@ -18,14 +18,16 @@ import grpc
 
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2
 from streams.partitioning import partition_for
-from topology.topics import Topics
 from tests.support.fakes import PARTITIONS, InMemoryEventLog, InMemoryReadModel
 from tests.support.gateway import serving
+from topology.topics import Topics
 
 TOPICS = Topics()
 ORDER_ID = "order-that-moves"
 TP = (TOPICS.orders, partition_for(ORDER_ID.encode(), PARTITIONS))
-REQUEST = command_service_pb2.PlaceOrderRequest(order_id=ORDER_ID, customer_id=7, product="JUMPERS", quantity=2, price=10.0)
+REQUEST = command_service_pb2.PlaceOrderRequest(
+    order_id=ORDER_ID, customer_id=7, product="JUMPERS", quantity=2, price=10.0
+)
 
 
 def place(

@@ -57,7 +57,11 @@ def test_a_partition_assigned_again_has_its_position_reported_again(tmp_path: Pa
 
     view = View(tmp_path / "view")
     projector = Projector(
-        "projector", consumer, view, INPUTS, lambda records, caught_up: {},  # type: ignore[arg-type]
+        "projector",
+        consumer,
+        view,
+        INPUTS,
+        lambda records, caught_up: {},  # type: ignore[arg-type]
         on_progress=lambda changes, positions: reported.put(positions),
         on_assigned=on_assigned,
     )

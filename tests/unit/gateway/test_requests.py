@@ -15,7 +15,13 @@ from orders.domain import OrderDetails
 
 
 def request(**changes: object) -> dict[str, object]:
-    fields: dict[str, object] = {"order_id": "order-1", "customer_id": 7, "product": "JUMPERS", "quantity": 2, "price": 9.5}
+    fields: dict[str, object] = {
+        "order_id": "order-1",
+        "customer_id": 7,
+        "product": "JUMPERS",
+        "quantity": 2,
+        "price": 9.5,
+    }
     fields.update(changes)
     return fields
 

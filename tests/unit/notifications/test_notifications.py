@@ -19,9 +19,9 @@ from oms.notifications.v1 import email_pb2
 from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
 from oms.routing.v1 import state_pb2
-from routing.processor import OrderRoutingProcessor, customer_key
 from orders import codec
 from orders.domain import Order, OrderDetails
+from routing.processor import OrderRoutingProcessor, customer_key
 from streams.records import Record
 from streams.testing import TestDriver
 from topology.deadletters import DeadLetters
@@ -47,10 +47,14 @@ def payment(payment_id: str, order_id: str, recorded_ms: int, amount: float = 25
 
 class EmailJoin:
     def __init__(self) -> None:
-        self.driver = TestDriver([EmailJoinProcessor(TOPICS, WINDOW_MS)], DeadLetters(TOPICS.dead_letters), partitions=3)
+        self.driver = TestDriver(
+            [EmailJoinProcessor(TOPICS, WINDOW_MS)], DeadLetters(TOPICS.dead_letters), partitions=3
+        )
 
     def order(self, order_id: str, placed_ms: int) -> None:
-        self.driver.pipe(TOPICS.enriched_orders, order_id.encode(), customer_order(order_id, placed_ms).SerializeToString())
+        self.driver.pipe(
+            TOPICS.enriched_orders, order_id.encode(), customer_order(order_id, placed_ms).SerializeToString()
+        )
         self.driver.run()
 
     def pay(self, payment_id: str, order_id: str, recorded_ms: int, amount: float = 25.0) -> None:
@@ -251,7 +255,11 @@ class FakeOutbox:
         self.mailer: FakeMailer | None = None
 
     def add(self, request: email_pb2.EmailRequested) -> None:
-        self.pending.append(Record(TOPICS.email_requests, 0, self.next_offset, request.order_id.encode(), request.SerializeToString(), T0))
+        self.pending.append(
+            Record(
+                TOPICS.email_requests, 0, self.next_offset, request.order_id.encode(), request.SerializeToString(), T0
+            )
+        )
         self.next_offset += 1
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
@@ -292,7 +300,11 @@ class Clock:
 def request_for(order_id: str) -> email_pb2.EmailRequested:
     joined = customer_order(order_id, T0)
     return email_pb2.EmailRequested(
-        email_id=email_id(order_id), order_id=order_id, customer=joined.customer, order=joined.order, payment=payment("p", order_id, T0)
+        email_id=email_id(order_id),
+        order_id=order_id,
+        customer=joined.customer,
+        order=joined.order,
+        payment=payment("p", order_id, T0),
     )
 
 

@@ -23,7 +23,12 @@ def test_an_order_placed_record_carries_the_details_and_a_created_snapshot() -> 
 
     assert record.WhichOneof("kind") == "placed"
     assert (record.order_id, record.version) == ("o-1", 1)
-    assert (record.placed.customer_id, record.placed.product, record.placed.quantity, record.placed.price) == (5, "JUMPERS", 2, 12.5)
+    assert (record.placed.customer_id, record.placed.product, record.placed.quantity, record.placed.price) == (
+        5,
+        "JUMPERS",
+        2,
+        12.5,
+    )
     assert (record.order.state, record.order.version) == (order_pb2.ORDER_STATE_CREATED, 1)
 
 

@@ -23,7 +23,9 @@ class Routing:
         self.processor = OrderRoutingProcessor(TOPICS, GRACE_MS, DeadLetters(TOPICS.dead_letters))
         self.driver = TestDriver([self.processor], DeadLetters(TOPICS.dead_letters), partitions=3)
 
-    def customer(self, customer_id: int, level: int = customers_pb2.CUSTOMER_LEVEL_GOLD, email: str = "a@example.com") -> None:
+    def customer(
+        self, customer_id: int, level: int = customers_pb2.CUSTOMER_LEVEL_GOLD, email: str = "a@example.com"
+    ) -> None:
         customer = customers_pb2.Customer(customer_id=customer_id, email=email, level=level)
         self.driver.pipe(TOPICS.customers, customer_key(customer_id), customer.SerializeToString())
         self.driver.run()
@@ -44,7 +46,9 @@ class Routing:
 
     def routed(self) -> dict[str, list[order_enriched_pb2.OrderEnriched]]:
         return {
-            level: [order_enriched_pb2.OrderEnriched.FromString(r.value) for r in self.driver.records(TOPICS.level(level))]
+            level: [
+                order_enriched_pb2.OrderEnriched.FromString(r.value) for r in self.driver.records(TOPICS.level(level))
+            ]
             for level in CUSTOMER_LEVELS
         }
 

@@ -37,7 +37,11 @@ def test_a_poison_record_is_dead_lettered_without_its_state_and_the_batch_goes_o
     batch = BatchState(MemoryBackend())
 
     outputs = run_batch(
-        Recorder(), [record(0, b"a", b"ok"), record(1, b"b", b"bad!"), record(2, b"c", b"ok too")], batch, 5000, DeadLetters("dlq")
+        Recorder(),
+        [record(0, b"a", b"ok"), record(1, b"b", b"bad!"), record(2, b"c", b"ok too")],
+        batch,
+        5000,
+        DeadLetters("dlq"),
     )
 
     assert [(o.topic, o.key) for o in outputs] == [("out", b"a"), ("dlq", b"b"), ("out", b"c")]

@@ -48,7 +48,9 @@ LIBRDKAFKA_VECTORS = [
 ]
 
 
-@pytest.mark.parametrize(("data", "expected"), LIBRDKAFKA_VECTORS, ids=[d.decode()[:12] or "empty" for d, _ in LIBRDKAFKA_VECTORS])
+@pytest.mark.parametrize(
+    ("data", "expected"), LIBRDKAFKA_VECTORS, ids=[d.decode()[:12] or "empty" for d, _ in LIBRDKAFKA_VECTORS]
+)
 def test_murmur2_matches_librdkafkas_java_compatible_vectors(data: bytes, expected: int) -> None:
     assert murmur2(data) == expected
 

@@ -38,9 +38,7 @@ def test_codecs_encode_to_their_layout_and_back(codec, value, raw) -> None:  # t
     assert codec.decode(raw) == value
 
 
-@pytest.mark.parametrize(
-    ("codec", "raw"), [(STR, b"\xff"), (INT, b"12a"), (INT64, b"\x00"), (PartsCodec(3), b"a/b")]
-)
+@pytest.mark.parametrize(("codec", "raw"), [(STR, b"\xff"), (INT, b"12a"), (INT64, b"\x00"), (PartsCodec(3), b"a/b")])
 def test_bytes_a_codec_cannot_read_raise_codec_error(codec, raw) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(CodecError):
         codec.decode(raw)
@@ -52,9 +50,9 @@ def test_a_protobuf_codec_reads_its_message_and_names_it_when_it_cannot() -> Non
 
     assert codec.decode(codec.encode(hold)) == hold
     assert codec.decode(b"") == state_pb2.Hold()
-    with pytest.raises(CodecError, match="^not a Hold: "):
+    with pytest.raises(CodecError, match=r"^not a Hold: "):
         codec.decode(b"\xff\xff\xff")
-    with pytest.raises(CodecError, match="^not an InventoryClaim: "):
+    with pytest.raises(CodecError, match=r"^not an InventoryClaim: "):
         protobuf(state_pb2.InventoryClaim).decode(b"\xff\xff\xff")
 
 
@@ -187,7 +185,7 @@ def test_decode_turns_unreadable_values_into_poison_with_the_codec_reason() -> N
 
     assert decode(good, protobuf(state_pb2.Hold)).quantity == 1
     assert decode(Record("in", 0, 2, b"k", None, 0), protobuf(state_pb2.Hold)) == state_pb2.Hold()
-    with pytest.raises(PoisonRecord, match="^not a Hold: "):
+    with pytest.raises(PoisonRecord, match=r"^not a Hold: "):
         decode(bad, protobuf(state_pb2.Hold))
     with pytest.raises(PoisonRecord, match="not UTF-8"):
         decode(bad, STR)

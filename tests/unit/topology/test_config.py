@@ -65,7 +65,9 @@ def test_unset_and_empty_are_the_default() -> None:
         ("OMS_KAFKA_CONFIG_FILE", "/no/such/file", "cannot read"),
     ],
 )
-def test_a_bad_value_names_the_variable_the_value_and_what_is_accepted(variable: str, value: str, accepted: str) -> None:
+def test_a_bad_value_names_the_variable_the_value_and_what_is_accepted(
+    variable: str, value: str, accepted: str
+) -> None:
     with pytest.raises(ConfigError) as raised:
         Config.load({variable: value})
 
@@ -88,13 +90,15 @@ def test_kafka_properties_come_from_the_config_file(tmp_path: Path) -> None:
     config = Config.load({"OMS_KAFKA_CONFIG_FILE": str(properties)})
 
     assert config.kafka_properties == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"}
+    assert config.kafka.properties == config.kafka_properties
+    assert config.kafka.bootstrap_servers == "127.0.0.1:9092"
 
 
 def test_a_malformed_properties_file_is_a_configuration_error(tmp_path: Path) -> None:
     properties = tmp_path / "client.properties"
     properties.write_text("security.protocol SASL_SSL\n")
 
-    with pytest.raises(ConfigError, match="client.properties:1: expected key=value"):
+    with pytest.raises(ConfigError, match=r"client\.properties:1: expected key=value"):
         Config.load({"OMS_KAFKA_CONFIG_FILE": str(properties)})
 
 

@@ -23,12 +23,12 @@ from streams.metrics import Metrics, serve_metrics, wsgi_app
 from streams.records import Output, Record
 from streams.runner import ProcessorRunner
 from streams.state import MemoryBackend
+from tests.support.grpc_server import channel_to_server
 from topology.deadletters import DeadLetters
 from topology.grpc import GrpcMetricsInterceptor
 from topology.metrics import OrderMetrics
 from topology.registry import SLOTS, metrics_port
 from topology.topics import Topics
-from tests.support.grpc_server import channel_to_server
 
 TOPICS = Topics("ns.")
 
@@ -44,7 +44,9 @@ def validation(check: int, result: int, order_id: str = "o-1") -> Output:
     return Output(TOPICS.order_validations, order_id.encode(), record.SerializeToString())
 
 
-def order_event(kind: str, state: int, order_id: str = "o-1", placed_ms: int = 1_000, updated_ms: int = 1_000) -> Output:
+def order_event(
+    kind: str, state: int, order_id: str = "o-1", placed_ms: int = 1_000, updated_ms: int = 1_000
+) -> Output:
     order = order_pb2.Order(order_id=order_id, state=state, version=1 if kind == "placed" else 2)
     order.placed_at.FromMilliseconds(placed_ms)
     order.updated_at.FromMilliseconds(updated_ms)
@@ -131,7 +133,10 @@ def test_a_committed_batch_counts_records_per_topic_and_the_transaction() -> Non
     metrics = Metrics()
     bound = metrics.runner("fraud-check", on_committed=OrderMetrics.of(metrics).counting(TOPICS))
     consumed = [Record(TOPICS.orders, 0, offset, b"k", b"v", 0) for offset in range(3)]
-    produced = [validation(order_pb2.CHECK_TYPE_FRAUD, order_pb2.CHECK_RESULT_PASS), Output("ns.dead-letters", b"k", b"x")]
+    produced = [
+        validation(order_pb2.CHECK_TYPE_FRAUD, order_pb2.CHECK_RESULT_PASS),
+        Output("ns.dead-letters", b"k", b"x"),
+    ]
 
     bound.committed(consumed, produced, commit_s=0.004, batch_s=0.02)
     bound.aborted()
@@ -155,7 +160,12 @@ def test_the_lag_of_partitions_a_consumer_no_longer_has_goes_away() -> None:
     metrics.set_lag("order-view", {("ns.orders", 0): 7})
     metrics.set_lag("fraud-check", {("ns.orders", 1): 3})
 
-    assert metrics.registry.get_sample_value("oms_consumer_lag", {"consumer": "fraud-check", "topic": "ns.orders", "partition": "0"}) is None
+    assert (
+        metrics.registry.get_sample_value(
+            "oms_consumer_lag", {"consumer": "fraud-check", "topic": "ns.orders", "partition": "0"}
+        )
+        is None
+    )
     assert value(metrics, "oms_consumer_lag", consumer="fraud-check", topic="ns.orders", partition="1") == 3
     assert value(metrics, "oms_consumer_lag", consumer="order-view", topic="ns.orders", partition="0") == 7
 
@@ -169,15 +179,30 @@ def test_the_lag_comes_from_librdkafka_statistics() -> None:
                     "0": {"fetch_state": "active", "consumer_lag": 40, "consumer_lag_stored": 12},
                     "1": {"fetch_state": "active", "consumer_lag": 9, "consumer_lag_stored": -1},
                     "2": {"fetch_state": "none", "consumer_lag": 3, "consumer_lag_stored": 3},
-                    "3": {"fetch_state": "offset-query", "consumer_lag": -1, "consumer_lag_stored": -1, "next_offset": -1001},
+                    "3": {
+                        "fetch_state": "offset-query",
+                        "consumer_lag": -1,
+                        "consumer_lag_stored": -1,
+                        "next_offset": -1001,
+                    },
                     # Nothing read nor committed yet: from where the fetcher stands.
-                    "4": {"fetch_state": "active", "consumer_lag": -1, "consumer_lag_stored": -1, "ls_offset": 30, "next_offset": 26},
+                    "4": {
+                        "fetch_state": "active",
+                        "consumer_lag": -1,
+                        "consumer_lag_stored": -1,
+                        "ls_offset": 30,
+                        "next_offset": 26,
+                    },
                 }
             }
         }
     }
 
-    assert consumer_lag(json.loads(json.dumps(stats))) == {("ns.orders", 0): 12, ("ns.orders", 1): 9, ("ns.orders", 4): 4}
+    assert consumer_lag(json.loads(json.dumps(stats))) == {
+        ("ns.orders", 0): 12,
+        ("ns.orders", 1): 9,
+        ("ns.orders", 4): 4,
+    }
     assert consumer_lag({}) == {}
 
 
@@ -206,7 +231,9 @@ def _order(state: int, placed_ms: int, updated_ms: int) -> order_pb2.Order:
 def test_the_projector_hands_each_order_it_takes_to_the_observer() -> None:
     placed = order_event("placed", order_pb2.ORDER_STATE_CREATED)
     validated = order_event("validated", order_pb2.ORDER_STATE_VALIDATED)
-    batch = [Record(TOPICS.orders, 0, offset, b"o-1", o.value, 0) for offset, o in enumerate((placed, validated, placed))]
+    batch = [
+        Record(TOPICS.orders, 0, offset, b"o-1", o.value, 0) for offset, o in enumerate((placed, validated, placed))
+    ]
     seen: list[int] = []
 
     project_batch(batch, TOPICS, {}.get, lambda order: seen.append(order.state))
@@ -268,7 +295,9 @@ def test_a_taken_port_falls_back_to_any_free_one(caplog: pytest.LogCaptureFixtur
         taken.listen()
         base = taken.getsockname()[1] - SLOTS["fraud-check"]
         with caplog.at_level(logging.WARNING):
-            server = serve_metrics("fraud-check", metrics_port(base, "fraud-check", "0"), metrics=Metrics(), host="127.0.0.1")
+            server = serve_metrics(
+                "fraud-check", metrics_port(base, "fraud-check", "0"), metrics=Metrics(), host="127.0.0.1"
+            )
         try:
             assert server.port not in (0, base + SLOTS["fraud-check"])
             assert get(f"http://127.0.0.1:{server.port}/ready")[0] == 503
@@ -280,7 +309,11 @@ def test_a_taken_port_falls_back_to_any_free_one(caplog: pytest.LogCaptureFixtur
 def test_the_wsgi_app_serves_metrics_on_any_other_path() -> None:
     metrics = Metrics()
     statuses: list[str] = []
-    body = b"".join(wsgi_app(metrics)({"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET", "QUERY_STRING": ""}, lambda s, h: statuses.append(s)))
+    body = b"".join(
+        wsgi_app(metrics)(
+            {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET", "QUERY_STRING": ""}, lambda s, h: statuses.append(s)
+        )
+    )
 
     assert statuses == ["200 OK"] and b"oms_ready 0.0" in body
 
@@ -299,7 +332,9 @@ class _Queries(query_service_pb2_grpc.OrderQueryServiceServicer):
 
     async def WatchOrder(self, request, context):  # type: ignore[no-untyped-def]
         for version in (1, 2):
-            yield query_service_pb2.WatchOrderResponse(order=order_pb2.Order(order_id=request.order_id, version=version))
+            yield query_service_pb2.WatchOrderResponse(
+                order=order_pb2.Order(order_id=request.order_id, version=version)
+            )
         if request.order_id == "missing":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad")
 
@@ -323,7 +358,10 @@ def test_grpc_calls_are_counted_by_method_and_status_in_their_order_context() ->
                 with pytest.raises(grpc.aio.AioRpcError) as failed:
                     await stub.GetOrder(query_service_pb2.GetOrderRequest(order_id=order_id), timeout=5)
                 assert failed.value.code() == code
-            watched = [r.order.version async for r in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="o-1"), timeout=5)]
+            watched = [
+                r.order.version
+                async for r in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="o-1"), timeout=5)
+            ]
             assert watched == [1, 2]
             with pytest.raises(grpc.aio.AioRpcError):
                 async for _ in stub.WatchOrder(query_service_pb2.WatchOrderRequest(order_id="missing"), timeout=5):
@@ -363,7 +401,9 @@ class _Stateful:
         return ()
 
 
-def test_a_runner_is_not_ready_before_its_partitions_nor_while_it_restores_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_runner_is_not_ready_before_its_partitions_nor_while_it_restores_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     metrics = Metrics()
     # The consumer and producer are made but never connect: no broker needed.
     processor_runner = ProcessorRunner(

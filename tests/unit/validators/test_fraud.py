@@ -39,9 +39,14 @@ class Customer:
     ("customer_id", "orders", "expected"),
     [
         pytest.param(0, [(3, 5), (1, 75)], [Result.PASS, Result.PASS], id="customer-0-small-orders"),
-        pytest.param(1, [(1, 75), (1, 75), (50, 75)], [Result.PASS, Result.PASS, Result.FAIL], id="customer-1-big-third"),
         pytest.param(
-            2, [(10, 100), (10, 100), (1, 5)], [Result.PASS, Result.FAIL, Result.FAIL], id="customer-2-exactly-the-limit"
+            1, [(1, 75), (1, 75), (50, 75)], [Result.PASS, Result.PASS, Result.FAIL], id="customer-1-big-third"
+        ),
+        pytest.param(
+            2,
+            [(10, 100), (10, 100), (1, 5)],
+            [Result.PASS, Result.FAIL, Result.FAIL],
+            id="customer-2-exactly-the-limit",
         ),
     ],
 )
@@ -151,7 +156,8 @@ class FraudStage:
     def answers(self) -> list[tuple[str, int]]:
         """(order id, result) of every answer, in no particular order."""
         validations = (
-            events_pb2.OrderValidation.FromString(r.value or b"") for r in self.driver.records(self.topics.order_validations)
+            events_pb2.OrderValidation.FromString(r.value or b"")
+            for r in self.driver.records(self.topics.order_validations)
         )
         return [(v.order_id, v.outcome.result) for v in validations]
 

@@ -22,9 +22,7 @@ class Warehouse:
 
     def fail(self, order_id: str, product: str, quantity: int) -> None:
         hold = self.holds.get((product, order_id))
-        self.stock[product], self.holds[(product, order_id)] = release(
-            self.stock.get(product, Stock()), hold, quantity
-        )
+        self.stock[product], self.holds[(product, order_id)] = release(self.stock.get(product, Stock()), hold, quantity)
 
     def reserved(self, product: str) -> int:
         return self.stock[product].reserved

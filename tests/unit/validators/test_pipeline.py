@@ -26,7 +26,11 @@ class Pipeline:
     """The validators and the aggregator wired on one in-memory driver."""
 
     def __init__(self, *, with_fraud: bool = True, timeout_ms: int = TIMEOUT_MS) -> None:
-        processors = [OrderDetailsProcessor(TOPICS), InventoryProcessor(TOPICS), AggregatorProcessor(TOPICS, timeout_ms)]
+        processors = [
+            OrderDetailsProcessor(TOPICS),
+            InventoryProcessor(TOPICS),
+            AggregatorProcessor(TOPICS, timeout_ms),
+        ]
         if with_fraud:
             processors.insert(1, FraudProcessor(TOPICS))
         self.driver = TestDriver(processors, DeadLetters(TOPICS.dead_letters), partitions=3)
@@ -64,11 +68,7 @@ class Pipeline:
         self.driver.advance(2 * TIMEOUT_MS)
 
     def events(self, order_id: str) -> list[events_pb2.OrderEvent]:
-        return [
-            codec.decode_event(r.value)
-            for r in self.driver.records(TOPICS.orders)
-            if r.key == order_id.encode()
-        ]
+        return [codec.decode_event(r.value) for r in self.driver.records(TOPICS.orders) if r.key == order_id.encode()]
 
     def terminal_events(self, order_id: str) -> list[events_pb2.OrderEvent]:
         return [e for e in self.events(order_id) if e.WhichOneof("kind") in TERMINAL_KINDS]
@@ -289,7 +289,7 @@ class TestAggregatorTimeout:
         assert pipeline.outcome(order_id, order_pb2.CHECK_TYPE_INVENTORY).result == order_pb2.CHECK_RESULT_PASS
 
     def test_a_timed_out_order_gives_its_reservation_back(self) -> None:
-        pipeline, order_id = self.start()
+        pipeline, _ = self.start()
         assert pipeline.level("JUMPERS").reserved == 1
 
         pipeline.driver.advance(TIMEOUT_MS + 1)
