@@ -91,3 +91,21 @@ def test_the_terminal_states_on_the_wire_are_the_domain_s() -> None:
         order_pb2.ORDER_STATE_SHIPPED,
         order_pb2.ORDER_STATE_CANCELLED,
     }
+
+
+def test_every_check_result_and_state_of_the_domain_has_its_value_in_the_contract() -> None:
+    for check in Check:
+        outcome = codec.outcome_to_pb(CheckOutcome(check, Result.PASS))
+        assert order_pb2.CheckType.Name(outcome.check_type) == f"CHECK_TYPE_{check.name}"
+        assert codec.outcome_from_pb(outcome).check is check
+    for result in Result:
+        assert codec.outcome_from_pb(codec.outcome_to_pb(CheckOutcome(Check.FRAUD, result))).result is result
+    assert {order_pb2.OrderState.Name(codec.order_to_pb(_order_in(state)).state) for state in OrderState} == {
+        f"ORDER_STATE_{state.name}" for state in OrderState
+    }
+
+
+def _order_in(state: OrderState) -> Order:
+    order = Order.place(OrderDetails("o-1", 7, "JUMPERS", 1, 1.0))
+    order.state = state
+    return order
