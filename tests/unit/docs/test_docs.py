@@ -276,6 +276,27 @@ def test_links_resolve(doc: Path) -> None:
     assert link_problems(doc, doc.read_text()) == []
 
 
+# Paths the docs name that are not in the repository on purpose: made by a
+# run, or an example of a file a reader would add.
+NOT_IN_THE_REPO = {"bench/out/", "validators/address.py"}
+TOP_FOLDERS = {path.name for path in ROOT.iterdir() if path.is_dir() and not path.name.startswith(".")}
+
+
+def path_problems(text: str) -> list[str]:
+    """Every `folder/file` the docs name exists (a renamed module leaves no stale name behind)."""
+    named = set(re.findall(r"`([A-Za-z_][\w.-]*/[\w./-]*)`", text))
+    return sorted(
+        f"no {path} in the repository"
+        for path in named
+        if path.split("/")[0] in TOP_FOLDERS and path not in NOT_IN_THE_REPO and not (ROOT / path).exists()
+    )
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
+def test_paths_exist(doc: Path) -> None:
+    assert path_problems(doc.read_text()) == []
+
+
 def test_every_docs_page_is_linked_from_the_readme() -> None:
     targets = re.findall(r"\]\((docs/[^)\s]+)\)", README.read_text())
     linked = {(ROOT / target.partition("#")[0]).resolve() for target in targets}
@@ -324,6 +345,9 @@ def test_each_check_catches_a_broken_doc() -> None:
     assert oms_problems(found[7]), "an abbreviated flag (--pri for --price) must not pass"
     assert env_problems(BROKEN) == ["OMS_NO_SUCH_SETTING is not a setting"]
     assert len(link_problems(ROOT / "docs" / "broken.md", BROKEN)) == 2
+    assert path_problems("See `gateway/no_such_module.py` and `streams/kafka.py`.") == [
+        "no gateway/no_such_module.py in the repository"
+    ]
 
 
 def test_a_long_readme_is_caught() -> None:
