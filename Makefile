@@ -42,7 +42,7 @@ lint: imports
 
 # Import boundaries (.importlinter): streams/ knows no domain, the domain does no I/O.
 imports: $(VENV)/.installed
-	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(BIN)/lint-imports
+	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(BIN)/lint-imports --no-logo
 
 gen: $(VENV)/.installed
 	PYTHON=$(BIN)/python scripts/gen-protos
