@@ -15,6 +15,7 @@ from notifications.outbox import SENT, LevelDbSentLog
 from notifications.processor import LATE_ARRIVAL_GRACE_MS, EmailJoinProcessor
 from notifications.sender import EmailSender
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from oms.notifications.v1 import email_pb2
 from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
@@ -443,3 +444,19 @@ def test_an_undecodable_request_is_skipped(sending: Sending) -> None:
     sending.sender.step()
 
     assert sending.sent_ids() == [mid("o1")]
+
+
+def test_an_order_placed_beyond_the_expiry_index_is_a_dead_letter_and_the_join_goes_on() -> None:
+    join = EmailJoin()
+    # Placed in the year 33658: it decodes, but no time can be computed from it.
+    broken = customer_order("far-future", T0)
+    broken.order.placed_at.seconds = 10**12
+    join.driver.pipe(TOPICS.enriched_orders, b"far-future", broken.SerializeToString())
+    join.driver.run()
+    join.order("next", T0)
+    join.pay("p-1", "next", T0 + 1000)
+
+    (letter,) = [DeadLetter.FromString(r.value) for r in join.driver.records(TOPICS.dead_letters)]
+    assert (letter.source_topic, letter.processor, letter.key) == (TOPICS.enriched_orders, "email-join", b"far-future")
+    assert letter.reason.startswith("ValueError: Timestamp is not valid")
+    assert join.requested() == ["next"]
