@@ -61,8 +61,16 @@ class SentLog(Protocol):
 
 
 class LevelDbSentLog:
+    """Damaged, it starts empty: what it knew cannot be rebuilt from Kafka.
+    Requests whose outbox position is committed are not read again, so they
+    are not resent; requests not yet committed (the last batch before the
+    damage) are read again and may be sent a second time (same Message-ID);
+    retries that were waiting are lost unless still uncommitted."""
+
     def __init__(self, path: Path) -> None:
-        self._db = KeyValueDb(path)
+        self._db = KeyValueDb(
+            path, "nothing: emails after the committed outbox position are handled again, earlier ones not"
+        )
 
     def outcome(self, email_id: str) -> bytes | None:
         return self._db.get(_DONE + email_id.encode())

@@ -550,3 +550,16 @@ def test_an_order_placed_beyond_the_expiry_index_is_a_dead_letter_and_the_join_g
     assert (letter.source_topic, letter.processor, letter.key) == (TOPICS.enriched_orders, "email-join", b"far-future")
     assert letter.reason.startswith("ValueError: Timestamp is not valid")
     assert join.requested() == ["next"]
+
+
+def test_a_corrupt_sent_log_is_moved_aside_and_starts_empty(sending: Sending) -> None:
+    sending.outbox.add(request_for("o1"))
+    sending.sender.step()
+    sending.log.close()
+    (sending.path / "CURRENT").write_text("garbage\n")
+
+    sending.restart()
+
+    # What it knew is gone: only committed outbox positions keep o1 from going again.
+    assert sending.log.outcome(email_id("o1")) is None
+    assert list(sending.path.parent.glob("sent.broken-*"))
