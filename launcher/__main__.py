@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
-from localkafka import from_env
+from localkafka import KafkaCluster, from_env
 from topology.config import EX_CONFIG, Config, load_or_exit
 from topology.registry import SERVICES
 from topology.service import configure_logging, create_topics
@@ -56,6 +56,24 @@ def start_mail_sink(settings: Config, env: dict[str, str]) -> MailSink | None:
     return sink
 
 
+def restart_crashed_brokers(kafka: object, stop: threading.Event) -> None:
+    """A broker node we started that died (kill -9, OOM) is started again on
+    its data; the services reconnect by themselves. A cluster the user named
+    (OMS_KAFKA_BOOTSTRAP) is theirs to supervise."""
+    if not isinstance(kafka, KafkaCluster):
+        return
+    for node in kafka.nodes:
+        if stop.is_set() or not node.has_crashed:
+            continue
+        log.error("Kafka node %d exited (status %s): restarting it on its data", node.node_id, node.returncode)
+        try:
+            kafka.start_node(node.node_id)
+        except Exception:
+            log.exception("Kafka node %d did not come back; trying again", node.node_id)
+        else:
+            log.info("Kafka node %d is back at %s", node.node_id, node.address)
+
+
 def main() -> int:
     # A bad setting stops everything here, before any process starts.
     settings = load_or_exit()
@@ -81,6 +99,7 @@ def main() -> int:
                     flush=True,
                 )
             while not stop.is_set():
+                restart_crashed_brokers(kafka, stop)
                 supervisor.supervise_once()
                 if supervisor.misconfigured:
                     log.error(

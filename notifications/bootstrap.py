@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from notifications.mailer import Mailer, SmtpMailer
 from notifications.outbox import LevelDbSentLog
 from notifications.sender import EmailSender
-from streams.kafka import CommittingConsumer
+from streams.kafka import CommittingConsumer, Publisher
+from streams.records import Record
 from topology.config import Config
+from topology.deadletters import DeadLetters
 from topology.registry import EMAIL_JOIN
 from topology.service import build_runner
 from topology.topics import Topics
@@ -23,6 +26,19 @@ SENDER_NAME = "email-sender"
 def smtp_server(settings: Config) -> tuple[str, int]:
     """Where confirmation emails go: OMS_SMTP_HOST and OMS_SMTP_PORT, or localhost:25."""
     return settings.smtp_host or "localhost", settings.smtp_port or 25
+
+
+class PublishedDeadLetters:
+    """The sender's DeadLetterSink: one DeadLetter on `dead-letters`, waited for."""
+
+    def __init__(self, publisher: Publisher, encode: DeadLetters, timeout_s: float = 30.0) -> None:
+        self._publisher = publisher
+        self._encode = encode
+        self._timeout_s = timeout_s
+
+    def __call__(self, record: Record, reason: str) -> None:
+        letter = self._encode(record, reason, SENDER_NAME, int(time.time() * 1000))
+        self._publisher.publish(letter.topic, letter.key or b"", letter.value).result(timeout=self._timeout_s)
 
 
 def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
@@ -39,6 +55,8 @@ def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
         LevelDbSentLog(settings.data_dir / "state" / member),
         mailer or SmtpMailer(*smtp_server(settings)),
         settings.mail_from,
+        PublishedDeadLetters(Publisher(settings.kafka), DeadLetters(topics.dead_letters)),
+        requests_topic=topics.email_requests,
     )
 
 

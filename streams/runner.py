@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from streams.batch import DeadLetterEncoder, run_batch
+from streams.batch import DeadLetterEncoder, PunctuationGuard, run_batch
 from streams.kafka import Brokers, TransactionAborted, TransactionalIO, read_changelog
 from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
@@ -69,6 +69,7 @@ class ProcessorRunner:
         # Counts assignments and revocations, to notice a batch that straddles one.
         self._rebalances = 0
         self._last_punctuation_ms = 0
+        self._punctuation_guard = PunctuationGuard()
         self.ready = threading.Event()
         # Set while a newly assigned partition's state is read back from its changelog.
         self._restoring = False
@@ -196,6 +197,7 @@ class ProcessorRunner:
             now_ms,
             self._dead_letter,
             punctuate_partitions=self._owned if punctuate else (),
+            guard=self._punctuation_guard,
         )
         if punctuate:
             self._last_punctuation_ms = now_ms

@@ -120,6 +120,9 @@ class PartitionState:
         self._batch = batch
         self.partition = partition
         self._staged: dict[bytes, bytes | None] = {}
+        # The timer key whose entry punctuation is handling (Timers.due sets
+        # it), so that a failure there dead-letters that entry alone.
+        self.handing_out: bytes | None = None
 
     def get(self, key: bytes) -> bytes | None:
         if key in self._staged:

@@ -125,10 +125,14 @@ class Timers(Generic[E]):
 
     def due(self, state: PartitionState, now_ms: int) -> Iterator[tuple[int, E]]:
         """(due ms, entry) of every entry due at or before now_ms, earliest
-        first; each is removed from the index as it is handed out."""
+        first; each is removed from the index as it is handed out. While
+        one is handled, `state.handing_out` names its key: if the handling
+        raises, run_batch dead-letters that entry and goes on with the rest."""
         for key, _ in state.scan(self.keys.prefix, until=self.keys.until(now_ms)):
+            state.handing_out = key
             due_ms, entry = self.keys.parse(key)
             if due_ms > now_ms:
                 break
             state.delete(key)
             yield due_ms, self.entry_codec.decode(entry)
+        state.handing_out = None

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.batch import DeadLetterEncoder, run_batch
+from streams.batch import DeadLetterEncoder, PunctuationGuard, run_batch
 from streams.partitioning import partition_for
 from streams.processor import Processor
 from streams.records import Output, Record
@@ -24,6 +24,7 @@ from streams.state import BatchState, MemoryBackend
 class _Attached:
     processor: Processor
     backend: MemoryBackend = field(default_factory=MemoryBackend)
+    guard: PunctuationGuard = field(default_factory=PunctuationGuard)
     # Next offset to read per (topic, partition).
     positions: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
 
@@ -102,6 +103,7 @@ class TestDriver:
             self.now_ms,
             self.dead_letter,
             punctuate_partitions=range(self.partitions) if punctuate else (),
+            guard=attached.guard,
         )
         for output in outputs:
             self.produce(output)

@@ -34,7 +34,8 @@ def _position_key(topic: str, partition: int) -> bytes:
 
 class View:
     def __init__(self, path: Path) -> None:
-        self._db = open_db(path)
+        # No position stored: the projector reads its topics from offset 0.
+        self._db = open_db(path, "the orders and inventory topics (the projector reads them from offset 0)")
 
     def order(self, order_id: str) -> order_pb2.Order | None:
         raw = self._db.get(order_key(order_id))

@@ -1,6 +1,6 @@
 """One processor, the fraud check, as the library runs it (topology.service's
 runner) against the real broker: exactly one answer per order, and state that
-survives the loss of its local store, restored from the changelog."""
+survives the loss or corruption of its local store, restored from the changelog."""
 
 from __future__ import annotations
 
@@ -80,3 +80,23 @@ def test_each_order_is_answered_once_and_the_session_survives_a_lost_store(confi
         eventually(lambda: third in verdicts(moved), timeout_s=60, what="the third answer")
 
     assert verdicts(config) == {first: ["PASS"], second: ["FAIL"], third: ["FAIL"]}
+
+
+def test_a_corrupt_store_is_moved_aside_and_restored_from_the_changelog(
+    config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = unique_customer()
+    with running(config):
+        first = place(config, customer, 1500.0)
+        eventually(lambda: first in verdicts(config), timeout_s=60, what="the first answer")
+
+    (store,) = (tmp_path / "state").iterdir()
+    (store / "CURRENT").write_text("garbage\n")
+    with running(config):
+        second = place(config, customer, 600.0)
+        eventually(lambda: second in verdicts(config), timeout_s=60, what="the second answer")
+
+    # The session's 1500 came back from the changelog: 2100 is over the limit.
+    assert verdicts(config) == {first: ["PASS"], second: ["FAIL"]}
+    assert list((tmp_path / "state").glob(f"{store.name}.broken-*"))
+    assert any("will not open" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")

@@ -3,7 +3,7 @@ email sender with a fake outbox, sent log and mailer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from notifications.outbox import SENT, LevelDbSentLog
 from notifications.processor import LATE_ARRIVAL_GRACE_MS, EmailJoinProcessor
 from notifications.sender import EmailSender
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from oms.notifications.v1 import email_pb2
 from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
@@ -308,6 +309,17 @@ def request_for(order_id: str) -> email_pb2.EmailRequested:
     )
 
 
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[tuple[Record, str]] = []
+
+    def __call__(self, record: Record, reason: str) -> None:
+        self.letters.append((record, reason))
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason in self.letters]
+
+
 class Sending:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -315,14 +327,26 @@ class Sending:
         self.mailer = FakeMailer()
         self.outbox.mailer = self.mailer
         self.clock = Clock()
+        self.dead_letters = FakeDeadLetters()
         self.log = LevelDbSentLog(path)
-        self.sender = EmailSender(self.outbox, self.log, self.mailer, "shop@example.com", clock=self.clock)
+        self.sender = self._sender()
+
+    def _sender(self) -> EmailSender:
+        return EmailSender(
+            self.outbox,
+            self.log,
+            self.mailer,
+            "shop@example.com",
+            self.dead_letters,
+            requests_topic=TOPICS.email_requests,
+            clock=self.clock,
+        )
 
     def restart(self) -> None:
         """A new process on the same local state (the old one died)."""
         self.log.close()
         self.log = LevelDbSentLog(self.path)
-        self.sender = EmailSender(self.outbox, self.log, self.mailer, "shop@example.com", clock=self.clock)
+        self.sender = self._sender()
 
     def sent_ids(self) -> list[str]:
         return [m["Message-ID"] for m in self.mailer.sent]
@@ -435,7 +459,7 @@ def test_an_unreachable_server_pauses_sending_instead_of_trying_each_email(sendi
     assert sorted(sending.sent_ids()) == sorted([mid("o1"), mid("o2"), mid("o3")])
 
 
-def test_an_undecodable_request_is_skipped(sending: Sending) -> None:
+def test_an_undecodable_request_is_dead_lettered_and_the_next_is_sent(sending: Sending) -> None:
     sending.outbox.pending.append(Record(TOPICS.email_requests, 0, 0, b"x", b"\xff\xff", T0))
     sending.outbox.next_offset = 1
     sending.outbox.add(request_for("o1"))
@@ -443,3 +467,99 @@ def test_an_undecodable_request_is_skipped(sending: Sending) -> None:
     sending.sender.step()
 
     assert sending.sent_ids() == [mid("o1")]
+    ((record, reason),) = sending.dead_letters.letters
+    assert (record.offset, record.value) == (0, b"\xff\xff") and reason.startswith("undecodable email request")
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (lambda r: setattr(r.customer, "email", "jo@example.com\r\nBcc: all@example.com"), "no address to send to"),
+        (lambda r: setattr(r.order, "order_id", "o1\nBcc: all@example.com"), "cannot render: ValueError: Header"),
+        (lambda r: setattr(r.customer, "email", ""), "no address to send to"),
+    ],
+)
+def test_an_email_that_cannot_be_rendered_or_addressed_is_given_up_as_a_dead_letter(
+    sending: Sending, spoil: Callable[[email_pb2.EmailRequested], None], reason: str
+) -> None:
+    bad = request_for("o1")
+    spoil(bad)
+    sending.outbox.add(bad)
+    sending.outbox.add(request_for("o2"))
+
+    sending.sender.step()
+    sending.clock.now_s += 3600
+    sending.sender.step()
+
+    assert sending.mailer.attempts == [mid("o2")]
+    assert sending.outbox.committed == {(TOPICS.email_requests, 0): 2}
+    ((record, why),) = sending.dead_letters.letters
+    assert (record.topic, record.offset, record.value) == (TOPICS.email_requests, 0, bad.SerializeToString())
+    assert reason in why and why.startswith(f"email {email_id('o1')} given up: ")
+    assert (sending.log.outcome(email_id("o1")) or b"").startswith(b"failed: ")
+
+
+class CrashAfterAcceptance(LevelDbSentLog):
+    """The process dies after the server accepted the email, before the sent log knows."""
+
+    def mark_sent(self, email_id: str) -> None:
+        raise SystemExit("killed")
+
+
+def test_a_crash_after_the_server_accepted_an_email_does_not_send_it_again(sending: Sending) -> None:
+    request = request_for("o1")
+    sending.log.close()
+    sending.log = CrashAfterAcceptance(sending.path)
+    sending.sender = sending._sender()
+    sending.outbox.add(request)
+    with pytest.raises(SystemExit):
+        sending.sender.step()
+    assert sending.outbox.committed == {}
+
+    for _ in range(3):  # restarts read the request again, and again
+        sending.restart()
+        sending.outbox.add(request)
+        sending.sender.step()
+
+    assert sending.sent_ids() == [mid("o1")]
+    ((record, reason),) = sending.dead_letters.letters
+    assert "uncertain" in reason and record.value == request.SerializeToString()
+    assert (sending.log.outcome(email_id("o1")) or b"").startswith(b"failed: uncertain")
+
+
+def test_a_permanent_refusal_is_a_dead_letter_too(sending: Sending) -> None:
+    sending.fail("o1", SendFailed("550 no such user", permanent=True))
+    sending.outbox.add(request_for("o1"))
+
+    sending.sender.step()
+
+    assert sending.dead_letters.reasons() == [f"email {email_id('o1')} given up: 550 no such user"]
+
+
+def test_an_order_placed_beyond_the_expiry_index_is_a_dead_letter_and_the_join_goes_on() -> None:
+    join = EmailJoin()
+    # Placed in the year 33658: it decodes, but no time can be computed from it.
+    broken = customer_order("far-future", T0)
+    broken.order.placed_at.seconds = 10**12
+    join.driver.pipe(TOPICS.enriched_orders, b"far-future", broken.SerializeToString())
+    join.driver.run()
+    join.order("next", T0)
+    join.pay("p-1", "next", T0 + 1000)
+
+    (letter,) = [DeadLetter.FromString(r.value) for r in join.driver.records(TOPICS.dead_letters)]
+    assert (letter.source_topic, letter.processor, letter.key) == (TOPICS.enriched_orders, "email-join", b"far-future")
+    assert letter.reason.startswith("ValueError: Timestamp is not valid")
+    assert join.requested() == ["next"]
+
+
+def test_a_corrupt_sent_log_is_moved_aside_and_starts_empty(sending: Sending) -> None:
+    sending.outbox.add(request_for("o1"))
+    sending.sender.step()
+    sending.log.close()
+    (sending.path / "CURRENT").write_text("garbage\n")
+
+    sending.restart()
+
+    # What it knew is gone: only committed outbox positions keep o1 from going again.
+    assert sending.log.outcome(email_id("o1")) is None
+    assert list(sending.path.parent.glob("sent.broken-*"))

@@ -200,3 +200,19 @@ def test_undecodable_records_are_dead_letters() -> None:
     routing.driver.run()
 
     assert sorted(d.source_topic for d in routing.dead_letters()) == sorted([TOPICS.customers, TOPICS.orders])
+
+
+def test_an_order_stamped_beyond_any_grace_deadline_is_a_dead_letter_and_routing_goes_on() -> None:
+    routing = Routing()
+    order = Order.place(OrderDetails("far-future", 7, "JUMPERS", 2, 12.5))
+    (event,) = codec.events_to_pb(order, order.collect_events())
+    # A producer's clock gone wild: the order's grace deadline cannot be indexed.
+    routing.driver.pipe(TOPICS.orders_by_customer, customer_key(7), event.order.SerializeToString(), 10**15)
+    routing.driver.run()
+    routing.customer(7)
+    routing.place("next", 7)
+
+    (letter,) = routing.dead_letters()
+    assert (letter.source_topic, letter.processor) == (TOPICS.orders_by_customer, "order-routing")
+    assert letter.reason.startswith("ValueError: Timestamp is not valid")
+    assert routing.routed_ids() == only("gold", "next")

@@ -58,3 +58,43 @@ def test_clear_forgets_one_partition_only(backend: StateBackend) -> None:
 def test_scan_until_stops_below_the_bound(backend: StateBackend) -> None:
     backend.apply({(0, b"due/001/a"): b"", (0, b"due/002/b"): b"", (0, b"due/003/c"): b"", (0, b"dz"): b""}, {})
     assert [k for k, _ in backend.scan(0, b"due/", until=b"due/003")] == [b"due/001/a", b"due/002/b"]
+
+
+def corrupt(path: Path) -> None:
+    """Garbage where LevelDB keeps the name of its MANIFEST, and in the MANIFEST."""
+    (path / "CURRENT").write_text("garbage\n")
+    for manifest in path.glob("MANIFEST-*"):
+        manifest.write_bytes(b"\x01" * 100)
+
+
+def test_a_corrupt_leveldb_is_moved_aside_and_starts_empty_for_a_restore_from_offset_0(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = LevelDbBackend(tmp_path / "db")
+    store.apply({(0, b"a"): b"1"}, {0: 7})
+    store.close()
+    corrupt(tmp_path / "db")
+
+    reopened = LevelDbBackend(tmp_path / "db")
+    try:
+        assert reopened.get(0, b"a") is None and reopened.checkpoint(0) == 0
+        reopened.apply({(0, b"b"): b"2"}, {0: 1})
+        assert reopened.get(0, b"b") == b"2"
+    finally:
+        reopened.close()
+
+    (aside,) = tmp_path.glob("db.broken-*")
+    assert (aside / "CURRENT").read_text() == "garbage\n"
+    (line,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "will not open" in line.getMessage() and str(aside) in line.getMessage()
+    assert "changelog" in line.getMessage()
+
+
+def test_a_leveldb_locked_by_another_process_is_not_moved_aside(tmp_path: Path) -> None:
+    holder = LevelDbBackend(tmp_path / "db")
+    try:
+        with pytest.raises(Exception, match="lock"):
+            LevelDbBackend(tmp_path / "db")
+        assert list(tmp_path.glob("db.broken-*")) == []
+    finally:
+        holder.close()

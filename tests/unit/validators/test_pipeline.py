@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -319,3 +320,59 @@ def test_a_failed_order_with_a_negative_price_does_not_open_a_fraud_loophole(pip
     big = pipeline.place(product="UNDERPANTS", quantity=30, price=100.0, customer_id=3)  # 3000 >= 2000 alone
 
     assert pipeline.state(big) == order_pb2.ORDER_STATE_FAILED
+
+
+# Records that decode but that the code cannot process: each is dead-lettered
+# with its error and place, and the pipeline goes on with the next order.
+
+
+def _placed_variant(pipeline: Pipeline, change: Callable[[events_pb2.OrderEvent], None]) -> str:
+    pipeline.stock(JUMPERS=100)
+    order_id, value = pipeline.placed_record()
+    event = codec.decode_event(value)
+    change(event)
+    pipeline.pipe_order(order_id, event.SerializeToString())
+    pipeline.driver.run()
+    return order_id
+
+
+def test_an_order_placed_with_version_2_is_dead_lettered_by_the_aggregator_and_the_next_order_is_decided(
+    pipeline: Pipeline,
+) -> None:
+    bad = _placed_variant(pipeline, lambda event: setattr(event.order, "version", 2))
+    good = pipeline.place()
+
+    (letter,) = pipeline.dead_letters()
+    assert (letter.processor, letter.source_topic) == ("validation-aggregator", TOPICS.orders)
+    assert letter.reason == f"ValueError: order {bad} is not freshly placed"
+    assert letter.key == bad.encode() and letter.source_offset == 0
+    assert pipeline.terminal_events(bad) == []
+    assert pipeline.state(good) == order_pb2.ORDER_STATE_VALIDATED
+
+
+def test_an_order_placed_with_version_2_that_times_out_dead_letters_its_deadline_and_others_still_time_out() -> None:
+    pipeline = Pipeline(with_fraud=False)
+    bad = _placed_variant(pipeline, lambda event: setattr(event.order, "version", 2))
+    good = pipeline.place()
+
+    pipeline.let_timeouts_pass()
+    pipeline.let_timeouts_pass()
+
+    (letter,) = pipeline.dead_letters()
+    assert letter.processor == "validation-aggregator"
+    assert letter.reason == f"punctuation failed: ValueError: order {bad} is not freshly placed"
+    assert letter.key.endswith(b"/" + bad.encode())
+    assert pipeline.terminal_events(bad) == []
+    assert pipeline.state(good) == order_pb2.ORDER_STATE_FAILED
+
+
+def test_an_order_whose_time_breaks_the_fraud_rule_is_dead_lettered_by_the_check(pipeline: Pipeline) -> None:
+    bad = _placed_variant(pipeline, lambda event: setattr(event.order.placed_at, "seconds", 10**15))
+    good = pipeline.place()
+
+    letters = {letter.processor: letter for letter in pipeline.dead_letters()}
+    fraud = letters["fraud-check"]
+    assert fraud.source_topic == TOPICS.fraud_check_orders
+    assert fraud.reason.startswith("ValueError: Timestamp is not valid")
+    assert pipeline.terminal_events(bad) == []
+    assert pipeline.state(good) == order_pb2.ORDER_STATE_VALIDATED
