@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -35,7 +36,7 @@ from oms.customers.v1 import customers_pb2, customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
-from streams.kafka import Publisher, ViewConsumer, admin_client, group_members, partition_count
+from streams.kafka import BrokerProbe, Publisher, ViewConsumer, admin_client, group_members, partition_count
 from streams.metrics import Metrics, process_metrics
 from topology.config import Config
 from topology.grpc import GrpcMetricsInterceptor
@@ -43,6 +44,10 @@ from topology.metrics import OrderMetrics
 from topology.topics import Topics
 
 log = logging.getLogger(__name__)
+
+# How long the cluster may not answer before the gateway says NOT_SERVING:
+# longer than a leader election, shorter than a load balancer's patience.
+UNREACHABLE_AFTER_S = 5.0
 
 SERVICE_NAMES = (
     command_service_pb2.DESCRIPTOR.services_by_name["OrderCommandService"].full_name,
@@ -65,19 +70,34 @@ class Gateway:
     # and whether it has stopped following the log (then the gateway stops).
     ready: Callable[[], bool]
     failed: Callable[[], bool] = lambda: False
+    # Whether the Kafka cluster answers: without it no write can be made,
+    # so the gateway says NOT_SERVING and a load balancer takes it out.
+    reachable: Callable[[], bool] = lambda: True
     # Run once the server has stopped, in order.
     closers: list[Callable[[], None]] = field(default_factory=list)
-    # What the health service says: True from SERVING until stopping.
+    # What the health service says: True while SERVING.
     serving: bool = False
 
-    async def serve_when_caught_up(self) -> None:
-        # Polled rather than awaited in a thread, so that shutdown never waits on it.
-        while not self.ready():
-            await asyncio.sleep(0.05)
-        for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self.serving = True
-        log.info("gateway serving on port %d", self.port)
+    async def keep_health(self, interval_s: float = 0.05) -> None:
+        """SERVING once the read model has caught up, and while the cluster
+        answers; NOT_SERVING before and while it does not. Polled rather than
+        awaited in a thread, so that shutdown never waits on it."""
+        caught_up = False
+        while True:
+            caught_up = caught_up or self.ready()
+            should = caught_up and self.reachable()
+            if should != self.serving:
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING if should else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                for name in ("", *SERVICE_NAMES):
+                    await self.health.set(name, status)
+                self.serving = should
+                if should:
+                    log.info("gateway serving on port %d", self.port)
+                else:
+                    log.warning("gateway NOT_SERVING: the Kafka cluster does not answer")
+            await asyncio.sleep(interval_s)
 
     async def stop(self, grace_s: float = 2.0) -> None:
         self.serving = False
@@ -210,10 +230,13 @@ async def bootstrap(
             )
         else:
             router = Router(address, read_model.holds, list)
+    probe = None
     if event_log is None:
         kafka_log = KafkaEventLog(Publisher(settings.kafka))
         closers.append(kafka_log.close)
         event_log = kafka_log
+        probe = BrokerProbe(settings.kafka).start()
+        closers.append(probe.close)
     if projection is not None:
         closers.append(projection.close)
 
@@ -236,6 +259,7 @@ async def bootstrap(
         router,
         ready=read_model.orders_ready if projection is None else projection.ready,
         failed=(lambda: False) if projection is None else projection.failed,
+        reachable=(lambda: True) if probe is None else partial(probe.reachable, UNREACHABLE_AFTER_S),
         closers=closers,
     )
     metrics.readiness["gateway"] = lambda: gateway.serving
@@ -255,7 +279,7 @@ async def run(settings: Config, stopping: Callable[[], asyncio.Event]) -> int:
     """Serves until stopped (exit status 0) or the read model fails (1)."""
     gateway = await bootstrap(settings)
     stop = stopping()
-    ready = asyncio.create_task(gateway.serve_when_caught_up())
+    ready = asyncio.create_task(gateway.keep_health())
     while not stop.is_set() and not gateway.failed():
         try:
             await asyncio.wait_for(stop.wait(), 0.5)

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -56,22 +57,36 @@ def start_mail_sink(settings: Config, env: dict[str, str]) -> MailSink | None:
     return sink
 
 
-def restart_crashed_brokers(kafka: object, stop: threading.Event) -> None:
-    """A broker node we started that died (kill -9, OOM) is started again on
-    its data; the services reconnect by themselves. A cluster the user named
-    (OMS_KAFKA_BOOTSTRAP) is theirs to supervise."""
-    if not isinstance(kafka, KafkaCluster):
-        return
-    for node in kafka.nodes:
-        if stop.is_set() or not node.has_crashed:
-            continue
-        log.error("Kafka node %d exited (status %s): restarting it on its data", node.node_id, node.returncode)
-        try:
-            kafka.start_node(node.node_id)
-        except Exception:
-            log.exception("Kafka node %d did not come back; trying again", node.node_id)
-        else:
-            log.info("Kafka node %d is back at %s", node.node_id, node.address)
+class BrokerKeeper:
+    """Starts again a broker node we started that died (kill -9, OOM), on its
+    data, with a doubling delay while it keeps failing; the services
+    reconnect by themselves. A cluster the user named (OMS_KAFKA_BOOTSTRAP)
+    is theirs to supervise."""
+
+    def __init__(self, kafka: object, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cluster = kafka if isinstance(kafka, KafkaCluster) else None
+        self._clock = clock
+        self._failures: dict[int, int] = {}
+        self._next_try: dict[int, float] = {}
+
+    def keep(self) -> None:
+        if self._cluster is None:
+            return
+        for node in self._cluster.nodes:
+            if not node.has_crashed or self._clock() < self._next_try.get(node.node_id, 0.0):
+                continue
+            log.error("Kafka node %d exited (status %s): starting it again on its data", node.node_id, node.returncode)
+            try:
+                self._cluster.start_node(node.node_id)
+            except Exception:
+                failures = self._failures.get(node.node_id, 0) + 1
+                self._failures[node.node_id] = failures
+                delay = min(60.0, 2.0**failures)
+                self._next_try[node.node_id] = self._clock() + delay
+                log.exception("Kafka node %d did not come back; trying again in %.0f s", node.node_id, delay)
+            else:
+                self._failures.pop(node.node_id, None)
+                log.info("Kafka node %d is back at %s", node.node_id, node.address)
 
 
 def main() -> int:
@@ -91,6 +106,7 @@ def main() -> int:
         sink = start_mail_sink(settings, env)
         supervisor = Supervisor(service_specs(settings.instances), env)
         supervisor.start()
+        brokers = BrokerKeeper(kafka)
         try:
             if wait_serving(settings.grpc_port, stop):
                 print(
@@ -99,7 +115,7 @@ def main() -> int:
                     flush=True,
                 )
             while not stop.is_set():
-                restart_crashed_brokers(kafka, stop)
+                brokers.keep()
                 supervisor.supervise_once()
                 if supervisor.misconfigured:
                     log.error(

@@ -744,3 +744,52 @@ class ViewConsumer:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+class BrokerProbe:
+    """Asks the cluster for metadata every `interval_s` on a thread of its
+    own, and tells whether a broker answered lately: a process that serves
+    requests says it cannot (health NOT_SERVING) while the cluster is gone,
+    even though its clients wait and reconnect by themselves."""
+
+    def __init__(
+        self,
+        brokers: Brokers,
+        interval_s: float = 1.0,
+        timeout_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._admin = AdminClient(_common(brokers))
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self._clock = clock
+        # When a broker last answered; the start counts as an answer, so a
+        # process is not reported unreachable before its first probe.
+        self.answered_at = clock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._probe, name="broker-probe", daemon=True)
+
+    def start(self) -> BrokerProbe:
+        self._thread.start()
+        return self
+
+    def probe_once(self) -> bool:
+        try:
+            self._admin.list_topics(timeout=self._timeout_s)
+        except KafkaException:
+            return False
+        self.answered_at = self._clock()
+        return True
+
+    def _probe(self) -> None:
+        while not self._closed.wait(self._interval_s):
+            self.probe_once()
+
+    def reachable(self, within_s: float) -> bool:
+        """Whether a broker answered in the last `within_s` seconds."""
+        return self._clock() - self.answered_at <= within_s
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._timeout_s + self._interval_s)
