@@ -98,7 +98,7 @@ def test_a_killed_broker_comes_back_and_nothing_is_lost(launched: Launched) -> N
     placed = PlacedOrders()
 
     def placer() -> None:
-        for n in range(ORDERS):
+        for _ in range(ORDERS):
             order_id = unique("b")
             place_until_accepted(launched, product, order_id, price=1.0, timeout_s=240)  # type: ignore[arg-type]
             placed.add(order_id, product, 1)
