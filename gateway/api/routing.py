@@ -117,7 +117,8 @@ class Routes:
             if owner is None:
                 try:
                     return await here()
-                except PartitionMoved:
+                except PartitionMoved as moved:
+                    await _after_move(moved, deadline)
                     continue  # to the new owner
             try:
                 return await there(self._router.channel(owner), _left(deadline), self._marker())
@@ -144,7 +145,8 @@ class Routes:
                         if resume(item):
                             yield item
                     return
-                except PartitionMoved:
+                except PartitionMoved as moved:
+                    await _after_move(moved, deadline)
                     continue  # and on from the new owner
             try:
                 async for item in there(self._router.channel(owner), _left(deadline), self._marker()):
@@ -167,6 +169,15 @@ class Routes:
             await asyncio.sleep(0.05)
             return
         await context.abort(error.code(), error.details() or "", _relayable(error))
+
+
+async def _after_move(moved: PartitionMoved, deadline: float) -> None:
+    """Before asking for the partition's owner again: past the deadline the
+    move is the answer (UNAVAILABLE); else a pause, so that a retry never
+    spins the event loop (health checks included) without yielding."""
+    if time.monotonic() > deadline:
+        raise moved
+    await asyncio.sleep(0.05)
 
 
 def _left(deadline: float) -> float:

@@ -91,3 +91,15 @@ def payment_violations(payment_id: str, order_id: str, amount: float, currency: 
     if not CURRENCY.fullmatch(currency):
         violations.append(FieldViolation("currency", "must be an ISO 4217 code of three capital letters, such as EUR"))
     return violations
+
+
+def position_violations(position: tuple[int, int] | None, field: str = "min_position") -> list[FieldViolation]:
+    if position is None:
+        return []
+    partition, offset = position
+    violations = []
+    if partition < 0:
+        violations.append(FieldViolation(field + ".partition", "must be 0 or more"))
+    if offset < 0:
+        violations.append(FieldViolation(field + ".offset", "must be 0 or more"))
+    return violations

@@ -65,7 +65,7 @@ class GetOrder:
     min_position: OrderPosition | None = None
 
     def __post_init__(self) -> None:
-        checks.require(checks.order_id_violations(self.order_id))
+        checks.require(checks.order_id_violations(self.order_id) + checks.position_violations(self.min_position))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from gateway.app.commands import (
     UpsertCustomer,
     WatchOrder,
 )
-from gateway.app.errors import AlreadyExists, NotFound, Unavailable
+from gateway.app.errors import AlreadyExists, FieldViolation, InvalidRequest, NotFound, Unavailable
 from gateway.app.ports import EventLog, Position, ReadModel, TopicPartition, Updates
 from gateway.app.writes import IdempotentWrites, Record, Written, record
 from oms.customers.v1 import customers_pb2
@@ -29,6 +29,9 @@ from oms.payments.v1 import payments_pb2
 from orders import codec
 from orders.domain import Order, OrderDetails
 from topology.topics import Topics
+
+# The longest a read waits for its min_position when the call has no earlier deadline.
+MAX_POSITION_WAIT_S = 30.0
 
 
 def _details_of(order: order_pb2.Order) -> OrderDetails:
@@ -110,12 +113,30 @@ class Orders:
     async def get(self, query: GetOrder) -> order_pb2.Order:
         self._require_ready()
         if query.min_position is not None:
-            partition, offset = query.min_position
-            await self._reads.reached(Position(self._topics.orders, partition, offset))
+            await self._reached(query.order_id, query.min_position)
         order = await self._when_known(query.order_id)
         if order is None:
             raise NotFound("order", query.order_id, f"no order {query.order_id}")
         return order
+
+    async def _reached(self, order_id: str, min_position: tuple[int, int]) -> None:
+        """Waits until the view holds min_position, a position in the order's
+        own partition (any other one is refused: nothing here would ever
+        reach it). A position beyond the log's end is waited for at most
+        MAX_POSITION_WAIT_S (or the call's deadline, whichever comes first)."""
+        partition, offset = min_position
+        topic, own = self.partition(order_id)
+        if partition != own:
+            raise InvalidRequest(
+                [FieldViolation("min_position.partition", f"must be the order's partition ({own}), not {partition}")]
+            )
+        try:
+            await asyncio.wait_for(self._reads.reached(Position(topic, partition, offset)), MAX_POSITION_WAIT_S)
+        except TimeoutError:
+            raise Unavailable(
+                f"the view has not reached offset {offset} of partition {partition} within {MAX_POSITION_WAIT_S:.0f}s",
+                retry_after_s=1,
+            ) from None
 
     async def watch(self, query: WatchOrder) -> AsyncIterator[order_pb2.Order]:
         """The order now, then each change, until it is terminal."""
