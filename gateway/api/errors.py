@@ -11,7 +11,17 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from gateway.app.errors import AlreadyExists, AppError, InvalidRequest, NotFound, Overloaded, Unavailable
+from gateway.app.errors import (
+    AlreadyExists,
+    AppError,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    WatchLimit,
+)
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:
@@ -51,6 +61,15 @@ def status_of(error: AppError) -> status_pb2.Status:
         return _status(code_pb2.UNAVAILABLE, error.message, _retry_info(error.retry_after_s))
     if isinstance(error, Overloaded):
         info = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain="oms", metadata={"max_calls": str(error.limit)})
+        return _status(code_pb2.RESOURCE_EXHAUSTED, str(error), info, _retry_info(error.retry_after_s))
+    if isinstance(error, Unauthenticated):
+        return _status(code_pb2.UNAUTHENTICATED, str(error))
+    if isinstance(error, PermissionDenied):
+        return _status(code_pb2.PERMISSION_DENIED, str(error))
+    if isinstance(error, WatchLimit):
+        info = error_details_pb2.ErrorInfo(
+            reason="TOO_MANY_WATCHES", domain="oms", metadata={"max_watches": str(error.limit)}
+        )
         return _status(code_pb2.RESOURCE_EXHAUSTED, str(error), info, _retry_info(error.retry_after_s))
     return _status(code_pb2.INTERNAL, str(error))
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import grpc
 
 from gateway.adapters.peers import Router
+from gateway.api.auth import AUTHORIZATION, bearer
 from gateway.app.errors import PartitionMoved
 
 FORWARDED = "x-oms-forwarded"
@@ -99,8 +100,10 @@ class Routes:
     def __init__(self, router: Router) -> None:
         self._router = router
 
-    async def _owner(self, tp: TopicPartition, context: grpc.aio.ServicerContext, deadline: float) -> str | None:
-        forwarded = any(k == FORWARDED for k, _ in context.invocation_metadata() or ())
+    async def _owner(
+        self, tp: TopicPartition, context: grpc.aio.ServicerContext, deadline: float, lookup: bool = False
+    ) -> str | None:
+        forwarded = not lookup and any(k == FORWARDED for k, _ in context.invocation_metadata() or ())
         return await self._router.owner(tp, forwarded, deadline)
 
     async def unary(
@@ -109,11 +112,14 @@ class Routes:
         context: grpc.aio.ServicerContext,
         here: Callable[[], Awaitable[Response]],
         there: Forward,
+        lookup: bool = False,
     ) -> Response:
-        """Runs a unary call here or at the owner, relaying the owner's answer."""
+        """Runs a unary call here or at the owner, relaying the owner's answer.
+        `lookup`: a read made on behalf of the call (of another key), which
+        may be forwarded even from a call that was."""
         deadline = time.monotonic() + _remaining(context)
         while True:
-            owner = await self._owner(tp, context, deadline)
+            owner = await self._owner(tp, context, deadline, lookup)
             if owner is None:
                 try:
                     return await here()
@@ -121,7 +127,7 @@ class Routes:
                     await _after_move(moved, deadline)
                     continue  # to the new owner
             try:
-                return await there(self._router.channel(owner), _left(deadline), self._marker())
+                return await there(self._router.channel(owner), _left(deadline), self._marker(context))
             except grpc.aio.AioRpcError as error:
                 await self._retry_or_relay(error, tp, deadline, context)
 
@@ -149,15 +155,18 @@ class Routes:
                     await _after_move(moved, deadline)
                     continue  # and on from the new owner
             try:
-                async for item in there(self._router.channel(owner), _left(deadline), self._marker()):
+                async for item in there(self._router.channel(owner), _left(deadline), self._marker(context)):
                     if resume(item):
                         yield item
                 return
             except grpc.aio.AioRpcError as error:
                 await self._retry_or_relay(error, tp, deadline, context)
 
-    def _marker(self) -> Metadata:
-        return ((FORWARDED, self._router.address),)
+    def _marker(self, context: grpc.aio.ServicerContext) -> Metadata:
+        """The metadata of a forwarded call: the marker, and the caller's own
+        token (the owner verifies it again: identity crosses only as it)."""
+        token = bearer(context.invocation_metadata())
+        return ((FORWARDED, self._router.address),) + (((AUTHORIZATION, token),) if token else ())
 
     async def _retry_or_relay(
         self, error: grpc.aio.AioRpcError, tp: TopicPartition, deadline: float, context: grpc.aio.ServicerContext
