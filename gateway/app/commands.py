@@ -23,7 +23,9 @@ class PlaceOrder:
     price: float
 
     def __post_init__(self) -> None:
-        checks.require(checks.place_order_violations(self.order_id, self.customer_id, self.product, self.price))
+        checks.require(
+            checks.place_order_violations(self.order_id, self.customer_id, self.product, self.price, self.quantity)
+        )
 
     @property
     def details(self) -> OrderDetails:
