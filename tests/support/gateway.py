@@ -16,10 +16,11 @@ from topology.config import Config
 
 @asynccontextmanager
 async def serving(
-    event_log: InMemoryEventLog, read_model: InMemoryReadModel, max_calls: int = 100
+    event_log: InMemoryEventLog, read_model: InMemoryReadModel, max_calls: int = 100, **settings: object
 ) -> AsyncIterator[tuple[Gateway, grpc.aio.Channel]]:
+    """`settings`: Config fields besides the ports (auth, limits)."""
     gateway = await bootstrap(
-        Config.load({}, grpc_port=0, peer_port=0, max_calls=max_calls),
+        Config.load({}, grpc_port=0, peer_port=0, max_calls=max_calls, **settings),
         metrics=Metrics(),
         event_log=event_log,
         read_model=read_model,
