@@ -12,6 +12,10 @@ the gateway stays healthy."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,10 +36,12 @@ from oms.orders.v1 import (
     query_service_pb2_grpc,
 )
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
+from oms_client import OmsClient
 from tests.support.certs import Authority, Pair
 from tests.support.orders import unique, unique_customer
 from tests.support.platform import Platform
 
+OMS = str(Path(sys.executable).with_name("oms"))
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 SECRET = "test-secret-of-at-least-32-bytes-for-hs256"
@@ -302,3 +308,51 @@ def test_bad_min_positions_answer_at_once_and_the_gateway_stays_healthy(platform
         assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == (
             health_pb2.HealthCheckResponse.SERVING
         )
+
+
+def test_the_sdk_and_cli_speak_tls_with_tokens(platform: Platform, certs: Certificates) -> None:
+    customer_id = unique_customer()
+    env = {
+        **os.environ,
+        "OMS_AUTH_JWT_SECRET": SECRET,
+        "OMS_TARGET": f"localhost:{platform.port}",
+        "OMS_TLS_CA": str(certs.ca.cert),
+        "OMS_TLS_CLIENT_CERT": str(certs.client.cert),
+        "OMS_TLS_CLIENT_KEY": str(certs.client.key),
+    }
+    env.pop("OMS_TOKEN", None)
+
+    def oms(*argv: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([OMS, *argv], capture_output=True, text=True, timeout=120, env={**env, **extra})
+
+    admin_token = oms("token", "--admin").stdout.strip()
+    customer_token = oms("token", "--customer", str(customer_id)).stdout.strip()
+    product = unique("JUMPERS")
+    assert oms("stock", "set", product, "10", "--token", admin_token).returncode == 0
+    placed = oms(
+        "--json",
+        "place",
+        "--customer",
+        str(customer_id),
+        "--product",
+        product,
+        "--quantity",
+        "1",
+        "--price",
+        "2",
+        OMS_TOKEN=customer_token,
+    )
+    assert placed.returncode == 0, placed.stderr
+    order_id = json.loads(placed.stdout.splitlines()[0])["order"]["order_id"]
+    denied = oms("stock", "set", product, "99", OMS_TOKEN=customer_token)
+    assert denied.returncode == 1 and "PERMISSION_DENIED" in denied.stderr
+    anonymous = oms("get", order_id)
+    assert anonymous.returncode == 1 and "UNAUTHENTICATED" in anonymous.stderr
+    with OmsClient(
+        f"localhost:{platform.port}",
+        token=customer_token,
+        ca=certs.ca.cert,
+        cert=certs.client.cert,
+        key=certs.client.key,
+    ) as client:
+        assert client.wait_for_terminal(order_id).state == order_pb2.ORDER_STATE_VALIDATED
