@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ from oms.orders.v1 import (
 )
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from oms_client import OmsClient
+from tests.e2e.test_readme import readme_grpcurl_commands
 from tests.support.certs import Authority, Pair
 from tests.support.orders import unique, unique_customer
 from tests.support.platform import Platform
@@ -356,3 +358,27 @@ def test_the_sdk_and_cli_speak_tls_with_tokens(platform: Platform, certs: Certif
         key=certs.client.key,
     ) as client:
         assert client.wait_for_terminal(order_id).state == order_pb2.ORDER_STATE_VALIDATED
+
+
+def test_the_readme_tls_examples_work(platform: Platform, certs: Certificates, tmp_path: Path) -> None:
+    commands = readme_grpcurl_commands(tls=True)
+    assert len(commands) >= 2
+    assert shutil.which("grpcurl"), "grpcurl is not on the PATH: `make test` installs it into .venv/bin"
+    (tmp_path / "certs").symlink_to(certs.ca.directory)  # certs/ca.crt, certs/client.crt, certs/client.key
+    env = {**os.environ, "OMS_AUTH_JWT_SECRET": SECRET, "PATH": f"{Path(OMS).parent}{os.pathsep}{os.environ['PATH']}"}
+    outputs = []
+    for command in commands:
+        local = command.replace("localhost:50051", f"localhost:{platform.port}")
+        run = subprocess.run(["bash", "-c", local], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+        assert run.returncode == 0, f"{command}\n{run.stderr}"
+        outputs.append(json.loads(run.stdout))
+    assert outputs[0]["stock"]["product"] == "JUMPERS"
+    assert outputs[1]["order"]["customer_id"] == "42" and outputs[1]["created"] is True
+    # The same line without the client certificate, or without a token, is refused.
+    for weakened in (
+        commands[1].replace("-cert certs/client.crt -key certs/client.key ", ""),
+        commands[1].split(" -H ")[0] + " -d " + commands[1].split(" -d ", 1)[1],
+    ):
+        local = weakened.replace("localhost:50051", f"localhost:{platform.port}")
+        run = subprocess.run(["bash", "-c", local], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+        assert run.returncode != 0
