@@ -24,6 +24,7 @@ from gateway.adapters.read_model import LevelDbReadModel
 from gateway.adapters.tables import tables_projector
 from gateway.adapters.view import View
 from gateway.api.admission import CallLimit
+from gateway.api.auth import Authenticate, TokenVerifier
 from gateway.api.customers import CustomerService
 from gateway.api.errors import ErrorStatuses
 from gateway.api.inventory import InventoryService
@@ -204,11 +205,20 @@ async def bootstrap(
     metrics = metrics or process_metrics()
     # Outermost first: the metrics see the status that ErrorStatuses answers
     # with, a shed call's included.
-    server = grpc.aio.server(
-        interceptors=[GrpcMetricsInterceptor(metrics), ErrorStatuses(), CallLimit(settings.max_calls)]
-    )
-    bound = server.add_insecure_port(f"[::]:{settings.grpc_port if port is None else port}")
-    peer_port = server.add_insecure_port(f"[::]:{settings.own_peer_port}")
+    interceptors: list[grpc.aio.ServerInterceptor] = [GrpcMetricsInterceptor(metrics), ErrorStatuses()]
+    if settings.auth:
+        interceptors.append(Authenticate(TokenVerifier(settings)))
+    interceptors.append(CallLimit(settings.max_calls, settings.max_watches))
+    server = grpc.aio.server(interceptors=interceptors, options=server_options(settings))
+    front = f"{_host(settings.grpc_host)}:{settings.grpc_port if port is None else port}"
+    own = f"{_host(settings.peer_host)}:{settings.own_peer_port}"
+    if settings.tls:
+        front_credentials, peer_credentials = server_credentials(settings)
+        bound = server.add_secure_port(front, front_credentials)
+        peer_port = server.add_secure_port(own, peer_credentials)
+    else:
+        bound = server.add_insecure_port(front)
+        peer_port = server.add_insecure_port(own)
     address = f"{settings.advertised_host}:{peer_port}"
 
     # Run in order once the server has stopped: projectors, log, view.
@@ -227,9 +237,10 @@ async def bootstrap(
                 address,
                 lambda tp: tp in notifier.held,
                 lambda: group_members(settings.kafka, view_group, admin=admin),
+                peer_channel_credentials(settings),
             )
         else:
-            router = Router(address, read_model.holds, list)
+            router = Router(address, read_model.holds, list, peer_channel_credentials(settings))
     probe = None
     if event_log is None:
         kafka_log = KafkaEventLog(Publisher(settings.kafka))
@@ -272,7 +283,51 @@ def add_services(server: grpc.aio.Server, app: App, routes: Routes) -> None:
     query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(OrderQueryService(app.orders, routes), server)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(app.inventory, routes), server)
     customers_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerService(app.customers), server)
-    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentService(app.payments, routes), server)
+    payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentService(app.payments, routes, app.orders), server)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def server_options(settings: Config) -> list[tuple[str, int]]:
+    """Limits every connection lives with: request size, calls at once, and
+    keepalive pings (a client pinging more often than every 10 s without
+    calls is sent GOAWAY)."""
+    return [
+        ("grpc.max_receive_message_length", settings.max_request_bytes),
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.max_connection_age_grace_ms", 30_000),
+    ]
+
+
+def server_credentials(settings: Config) -> tuple[grpc.ServerCredentials, grpc.ServerCredentials]:
+    """TLS for the front door (a client certificate required with
+    OMS_TLS_CLIENT_CA) and for the peer port (a certificate from the peer CA
+    required when there is one: only gateway instances call there)."""
+    assert settings.tls_cert is not None and settings.tls_key is not None
+    pair = [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
+    client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    peer_ca = settings.peer_ca.read_bytes() if settings.peer_ca else None
+    front = grpc.ssl_server_credentials(pair, root_certificates=client_ca, require_client_auth=client_ca is not None)
+    peer = grpc.ssl_server_credentials(pair, root_certificates=peer_ca, require_client_auth=peer_ca is not None)
+    return front, peer
+
+
+def peer_channel_credentials(settings: Config) -> grpc.ChannelCredentials | None:
+    """How this instance calls its peers: over TLS with its own certificate,
+    verifying theirs against the peer CA; plaintext when TLS is off."""
+    if not settings.tls:
+        return None
+    assert settings.tls_cert is not None and settings.tls_key is not None
+    return grpc.ssl_channel_credentials(
+        root_certificates=settings.peer_ca.read_bytes() if settings.peer_ca else None,
+        private_key=settings.tls_key.read_bytes(),
+        certificate_chain=settings.tls_cert.read_bytes(),
+    )
 
 
 async def run(settings: Config, stopping: Callable[[], asyncio.Event]) -> int:

@@ -223,7 +223,7 @@ def serve_metrics(
     instance_id: str = "0",
     namespace: str = "",
     metrics: Metrics | None = None,
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
 ) -> MetricsServer:
     """Serves the process's metrics and readiness on port (0: any free one;
     see `block_port`). If that port is taken, any free one is used, with a warning."""

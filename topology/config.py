@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -170,6 +170,86 @@ class Config(BaseSettings):
         json_schema_extra=_section("Gateway"),
     )
 
+    # Gateway: exposure and limits
+    grpc_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="the address the front door binds; `0.0.0.0` or `::` exposes it on every interface",
+        json_schema_extra=_section("Gateway"),
+    )
+    peer_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="the address each gateway instance's own (peer) port binds",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_watches: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="open `WatchOrder` streams one gateway instance serves at once; past it `RESOURCE_EXHAUSTED`",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_request_bytes: int = Field(
+        65536,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="the largest request message the gateway accepts (bytes); larger ones are `RESOURCE_EXHAUSTED`",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_concurrent_streams: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="HTTP/2 streams (calls) one client connection may have open at once",
+        json_schema_extra=_section("Gateway"),
+    )
+
+    # Security: TLS and tokens at the front door (docs/security.md)
+    tls_cert: Path | None = Field(
+        None,
+        description="the gateway's certificate (PEM, with its chain); with `OMS_TLS_KEY`, turns TLS on for the front"
+        " door and the peer ports, and peers are called over TLS",
+        json_schema_extra={**_section("Security"), "default_text": "unset: plaintext"},
+    )
+    tls_key: Path | None = Field(
+        None,
+        description="the private key of `OMS_TLS_CERT` (PEM)",
+        json_schema_extra={**_section("Security"), "default_text": "unset"},
+    )
+    tls_client_ca: Path | None = Field(
+        None,
+        description="CA certificates (PEM): the front door then requires a client certificate signed by one (mTLS)",
+        json_schema_extra={**_section("Security"), "default_text": "unset: no client certificate asked"},
+    )
+    tls_peer_ca: Path | None = Field(
+        None,
+        description="the CA (PEM) that signs the gateway instances' certificates: the peer ports accept only clients"
+        " with a certificate it signed, and peers are verified with it",
+        json_schema_extra={**_section("Security"), "default_text": "the CA file of `OMS_TLS_CLIENT_CA`, else unset"},
+    )
+    auth_jwt_secret: str | None = Field(
+        None,
+        repr=False,
+        description="HS256 key of the bearer tokens: turns authentication on (never logged)",
+        json_schema_extra={**_section("Security"), "default_text": "unset"},
+    )
+    auth_jwt_public_key: Path | None = Field(
+        None,
+        description="PEM public key (RS256 or ES256) of the bearer tokens: turns authentication on",
+        json_schema_extra={**_section("Security"), "default_text": "unset"},
+    )
+    auth_jwt_issuer: str | None = Field(
+        None,
+        description="when set, a token's `iss` must be this",
+        json_schema_extra={**_section("Security"), "default_text": "unset: not checked"},
+    )
+    auth_jwt_audience: str | None = Field(
+        None,
+        description="when set, a token's `aud` must hold this",
+        json_schema_extra={**_section("Security"), "default_text": "unset: not checked"},
+    )
+
     # Email
     smtp_host: str | None = Field(
         None,
@@ -210,6 +290,12 @@ class Config(BaseSettings):
         description="which instance this process is (set by the launcher for each child)",
         json_schema_extra=_section("Processes"),
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="the address every metrics endpoint binds",
+        json_schema_extra=_section("Processes"),
+    )
     metrics_port: PortOrAny = Field(
         9400,
         description="base of the services' metrics ports; `0`: any free port each (see operations.md)",
@@ -246,6 +332,39 @@ class Config(BaseSettings):
         if path is not None:
             read_properties(path)  # fails here, at start-up, rather than in the first client
         return path
+
+    @field_validator("tls_cert", "tls_key", "tls_client_ca", "tls_peer_ca", "auth_jwt_public_key")
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            try:
+                path.read_bytes()
+            except OSError as exc:
+                raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _security_settings_agree(self) -> Config:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("OMS_TLS_CERT and OMS_TLS_KEY are set together or not at all")
+        if self.tls_cert is None and (self.tls_client_ca or self.tls_peer_ca):
+            raise ValueError("OMS_TLS_CLIENT_CA and OMS_TLS_PEER_CA need TLS on (OMS_TLS_CERT and OMS_TLS_KEY)")
+        if self.auth_jwt_secret and self.auth_jwt_public_key:
+            raise ValueError("set OMS_AUTH_JWT_SECRET (HS256) or OMS_AUTH_JWT_PUBLIC_KEY (RS256/ES256), not both")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def peer_ca(self) -> Path | None:
+        """The CA that signs the gateway instances' certificates."""
+        return self.tls_peer_ca or self.tls_client_ca
+
+    @property
+    def auth(self) -> bool:
+        return bool(self.auth_jwt_secret) or self.auth_jwt_public_key is not None
 
     @classmethod
     def settings_customise_sources(

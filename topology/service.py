@@ -30,7 +30,7 @@ def configure_logging(service: str, settings: Config) -> None:
 def start_metrics(service: str, settings: Config) -> MetricsServer:
     """Serves this process's metrics and /ready on its port (OMS_METRICS_PORT)."""
     port = metrics_port(settings.metrics_port, service, settings.instance_id)
-    return serve_metrics(service, port, settings.instance_id, settings.namespace)
+    return serve_metrics(service, port, settings.instance_id, settings.namespace, host=settings.metrics_host)
 
 
 def create_topics(settings: Config) -> None:

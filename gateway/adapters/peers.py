@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 import grpc
@@ -23,6 +24,8 @@ from streams.kafka import GroupMember
 log = logging.getLogger(__name__)
 
 NOT_OWNER = "not the owner"
+# Channels kept open to peers at most (least recently used closed first).
+MAX_CHANNELS = 64
 
 TopicPartition = tuple[str, int]
 
@@ -33,13 +36,21 @@ class Router:
         address: str,
         owns: Callable[[TopicPartition], bool],
         members: Callable[[], list[GroupMember]],
+        credentials: grpc.ChannelCredentials | None = None,
+        max_channels: int = MAX_CHANNELS,
     ) -> None:
+        """`credentials`: how to call peers (TLS, with this instance's own
+        certificate as client certificate); None: plaintext."""
         self.address = address
+        self._credentials = credentials
+        self._max_channels = max_channels
         self._owns = owns
         self._members = members
         self._owners: dict[TopicPartition, str] = {}
         self._refreshed_at = 0.0
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        # Least recently used first; bounded (peers come and go).
+        self._channels: OrderedDict[str, grpc.aio.Channel] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def owns(self, tp: TopicPartition) -> bool:
         return self._owns(tp)
@@ -81,10 +92,26 @@ class Router:
         self._owners.pop(tp, None)
 
     def channel(self, address: str) -> grpc.aio.Channel:
-        if address not in self._channels:
-            self._channels[address] = grpc.aio.insecure_channel(address)
-        return self._channels[address]
+        if address in self._channels:
+            self._channels.move_to_end(address)
+            return self._channels[address]
+        if self._credentials is None:
+            channel = grpc.aio.insecure_channel(address)
+        else:
+            channel = grpc.aio.secure_channel(address, self._credentials)
+        self._channels[address] = channel
+        while len(self._channels) > self._max_channels:
+            _, oldest = self._channels.popitem(last=False)
+            # Calls still on it finish within the grace.
+            task = asyncio.get_running_loop().create_task(oldest.close(grace=5))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return channel
+
+    def open_channels(self) -> int:
+        return len(self._channels)
 
     async def close(self) -> None:
         for channel in self._channels.values():
             await channel.close()
+        self._channels.clear()

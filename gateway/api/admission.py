@@ -9,20 +9,25 @@ must answer however busy the instance is.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from gateway.app.errors import Overloaded
+from gateway.app.errors import Overloaded, WatchLimit
 
 LIMITED_PREFIX = "/oms."
 
 
 class CallLimit(grpc.aio.ServerInterceptor):
-    def __init__(self, limit: int) -> None:
+    """Also caps the open server streams (WatchOrder) at `max_streams`."""
+
+    def __init__(self, limit: int, max_streams: int = 1000) -> None:
         self.limit = limit
+        self.max_streams = max_streams
         # Only touched on the event loop's thread.
         self.in_flight = 0
+        self.streams = 0
 
     async def intercept_service(
         self,
@@ -30,9 +35,26 @@ class CallLimit(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None or not details.method.startswith(LIMITED_PREFIX):
+        if handler is None or not details.method.startswith(LIMITED_PREFIX):
+            return handler
+        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+            return handler._replace(unary_stream=self._limited_stream(handler.unary_stream))
+        if handler.unary_unary is None:
             return handler
         return handler._replace(unary_unary=self._limited(handler.unary_unary))
+
+    def _limited_stream(self, behavior: Callable[..., AsyncIterator[object]]) -> Callable[..., AsyncIterator[object]]:
+        async def limited(request: object, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
+            if self.streams >= self.max_streams:
+                raise WatchLimit(self.max_streams)
+            self.streams += 1
+            try:
+                async for response in behavior(request, context):
+                    yield response
+            finally:
+                self.streams -= 1
+
+        return limited
 
     def _limited(self, behavior: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
         async def limited(request: object, context: grpc.aio.ServicerContext) -> object:

@@ -8,10 +8,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from gateway.app.errors import AlreadyExists, AppError, InvalidRequest, NotFound, Overloaded, Unavailable
+from gateway.app.errors import (
+    AlreadyExists,
+    AppError,
+    FieldViolation,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    WatchLimit,
+)
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:
@@ -52,6 +64,15 @@ def status_of(error: AppError) -> status_pb2.Status:
     if isinstance(error, Overloaded):
         info = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain="oms", metadata={"max_calls": str(error.limit)})
         return _status(code_pb2.RESOURCE_EXHAUSTED, str(error), info, _retry_info(error.retry_after_s))
+    if isinstance(error, Unauthenticated):
+        return _status(code_pb2.UNAUTHENTICATED, str(error))
+    if isinstance(error, PermissionDenied):
+        return _status(code_pb2.PERMISSION_DENIED, str(error))
+    if isinstance(error, WatchLimit):
+        info = error_details_pb2.ErrorInfo(
+            reason="TOO_MANY_WATCHES", domain="oms", metadata={"max_watches": str(error.limit)}
+        )
+        return _status(code_pb2.RESOURCE_EXHAUSTED, str(error), info, _retry_info(error.retry_after_s))
     return _status(code_pb2.INTERNAL, str(error))
 
 
@@ -72,16 +93,43 @@ class ErrorStatuses(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
+        lenient = _lenient(handler.request_deserializer)
         if handler.unary_unary is not None:
-            return handler._replace(unary_unary=_answering(handler.unary_unary))
+            return handler._replace(unary_unary=_answering(handler.unary_unary), request_deserializer=lenient)
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
-            return handler._replace(unary_stream=_answering_stream(handler.unary_stream))
+            return handler._replace(unary_stream=_answering_stream(handler.unary_stream), request_deserializer=lenient)
         return handler
+
+
+class _Malformed:
+    """A request whose bytes are no message of the method's type."""
+
+
+MALFORMED = _Malformed()
+_NOT_A_MESSAGE = InvalidRequest([FieldViolation("request", "is not a well-formed protobuf message of this method")])
+
+
+def _lenient(deserialize: Callable[[bytes], object] | None) -> Callable[[bytes], object] | None:
+    """gRPC answers UNKNOWN to bytes its deserializer cannot read: these
+    become MALFORMED, answered INVALID_ARGUMENT."""
+    if deserialize is None:
+        return None
+    read = deserialize
+
+    def lenient(data: bytes) -> object:
+        try:
+            return read(data)
+        except DecodeError:
+            return MALFORMED
+
+    return lenient
 
 
 def _answering(behavior: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
     async def answered(request: object, context: grpc.aio.ServicerContext) -> object:
         try:
+            if request is MALFORMED:
+                raise _NOT_A_MESSAGE
             return await behavior(request, context)
         except AppError as error:
             await abort(context, error)
@@ -93,6 +141,8 @@ def _answering(behavior: Callable[..., Awaitable[object]]) -> Callable[..., Awai
 def _answering_stream(behavior: Callable[..., AsyncIterator[object]]) -> Callable[..., AsyncIterator[object]]:
     async def answered(request: object, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
         try:
+            if request is MALFORMED:
+                raise _NOT_A_MESSAGE
             async for response in behavior(request, context):
                 yield response
         except AppError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 
+from gateway.api.auth import principal
 from gateway.api.routing import Routes, routed
 from gateway.app.commands import GetStock, SetStock
 from gateway.app.handlers import Inventory
@@ -28,7 +29,7 @@ class InventoryService(inventory_pb2_grpc.InventoryServiceServicer):
 
     @routed(lambda request: SetStock(request.product, request.quantity), _product_partition)
     async def SetStock(self, command: SetStock, context: grpc.aio.ServicerContext) -> inventory_pb2.SetStockResponse:
-        return inventory_pb2.SetStockResponse(stock=_stock_pb(await self.inventory.set(command)))
+        return inventory_pb2.SetStockResponse(stock=_stock_pb(await self.inventory.set(command, principal())))
 
     @routed(lambda request: GetStock(request.product), _product_partition)
     async def GetStock(self, query: GetStock, context: grpc.aio.ServicerContext) -> inventory_pb2.GetStockResponse:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
+from gateway.api.auth import principal
 from gateway.api.routing import Routes, routed
 from gateway.app.commands import GetOrder, PlaceOrder, WatchOrder
 from gateway.app.handlers import Orders
@@ -56,7 +57,7 @@ class OrderCommandService(command_service_pb2_grpc.OrderCommandServiceServicer):
     async def PlaceOrder(
         self, command: PlaceOrder, context: grpc.aio.ServicerContext
     ) -> command_service_pb2.PlaceOrderResponse:
-        placed = await self.orders.place(command)
+        placed = await self.orders.place(command, principal())
         position = None
         if placed.position is not None:
             position = command_service_pb2.LogPosition(
@@ -74,11 +75,11 @@ class OrderQueryService(query_service_pb2_grpc.OrderQueryServiceServicer):
 
     @routed(lambda request: GetOrder(request.order_id, _min_position(request)), _order_partition)
     async def GetOrder(self, query: GetOrder, context: grpc.aio.ServicerContext) -> query_service_pb2.GetOrderResponse:
-        return query_service_pb2.GetOrderResponse(order=await self.orders.get(query))
+        return query_service_pb2.GetOrderResponse(order=await self.orders.get(query, principal()))
 
     @routed(lambda request: WatchOrder(request.order_id, _min_position(request)), _order_partition, _newer_versions)
     async def WatchOrder(
         self, query: WatchOrder, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[query_service_pb2.WatchOrderResponse]:
-        async for order in self.orders.watch(query):
+        async for order in self.orders.watch(query, principal()):
             yield query_service_pb2.WatchOrderResponse(order=order)

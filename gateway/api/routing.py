@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import grpc
 
 from gateway.adapters.peers import Router
+from gateway.api.auth import AUTHORIZATION, bearer
 from gateway.app.errors import PartitionMoved
 
 FORWARDED = "x-oms-forwarded"
@@ -99,8 +100,10 @@ class Routes:
     def __init__(self, router: Router) -> None:
         self._router = router
 
-    async def _owner(self, tp: TopicPartition, context: grpc.aio.ServicerContext, deadline: float) -> str | None:
-        forwarded = any(k == FORWARDED for k, _ in context.invocation_metadata() or ())
+    async def _owner(
+        self, tp: TopicPartition, context: grpc.aio.ServicerContext, deadline: float, lookup: bool = False
+    ) -> str | None:
+        forwarded = not lookup and any(k == FORWARDED for k, _ in context.invocation_metadata() or ())
         return await self._router.owner(tp, forwarded, deadline)
 
     async def unary(
@@ -109,18 +112,22 @@ class Routes:
         context: grpc.aio.ServicerContext,
         here: Callable[[], Awaitable[Response]],
         there: Forward,
+        lookup: bool = False,
     ) -> Response:
-        """Runs a unary call here or at the owner, relaying the owner's answer."""
+        """Runs a unary call here or at the owner, relaying the owner's answer.
+        `lookup`: a read made on behalf of the call (of another key), which
+        may be forwarded even from a call that was."""
         deadline = time.monotonic() + _remaining(context)
         while True:
-            owner = await self._owner(tp, context, deadline)
+            owner = await self._owner(tp, context, deadline, lookup)
             if owner is None:
                 try:
                     return await here()
-                except PartitionMoved:
+                except PartitionMoved as moved:
+                    await _after_move(moved, deadline)
                     continue  # to the new owner
             try:
-                return await there(self._router.channel(owner), _left(deadline), self._marker())
+                return await there(self._router.channel(owner), _left(deadline), self._marker(context))
             except grpc.aio.AioRpcError as error:
                 await self._retry_or_relay(error, tp, deadline, context)
 
@@ -144,18 +151,22 @@ class Routes:
                         if resume(item):
                             yield item
                     return
-                except PartitionMoved:
+                except PartitionMoved as moved:
+                    await _after_move(moved, deadline)
                     continue  # and on from the new owner
             try:
-                async for item in there(self._router.channel(owner), _left(deadline), self._marker()):
+                async for item in there(self._router.channel(owner), _left(deadline), self._marker(context)):
                     if resume(item):
                         yield item
                 return
             except grpc.aio.AioRpcError as error:
                 await self._retry_or_relay(error, tp, deadline, context)
 
-    def _marker(self) -> Metadata:
-        return ((FORWARDED, self._router.address),)
+    def _marker(self, context: grpc.aio.ServicerContext) -> Metadata:
+        """The metadata of a forwarded call: the marker, and the caller's own
+        token (the owner verifies it again: identity crosses only as it)."""
+        token = bearer(context.invocation_metadata())
+        return ((FORWARDED, self._router.address),) + (((AUTHORIZATION, token),) if token else ())
 
     async def _retry_or_relay(
         self, error: grpc.aio.AioRpcError, tp: TopicPartition, deadline: float, context: grpc.aio.ServicerContext
@@ -167,6 +178,15 @@ class Routes:
             await asyncio.sleep(0.05)
             return
         await context.abort(error.code(), error.details() or "", _relayable(error))
+
+
+async def _after_move(moved: PartitionMoved, deadline: float) -> None:
+    """Before asking for the partition's owner again: past the deadline the
+    move is the answer (UNAVAILABLE); else a pause, so that a retry never
+    spins the event loop (health checks included) without yielding."""
+    if time.monotonic() > deadline:
+        raise moved
+    await asyncio.sleep(0.05)
 
 
 def _left(deadline: float) -> float:

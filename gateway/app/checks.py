@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 from gateway.app.errors import FieldViolation, InvalidRequest
 from oms.customers.v1 import customers_pb2
@@ -21,6 +22,20 @@ MAX_EMAIL_LENGTH = 254
 MAX_TEXT_LENGTH = 256
 KNOWN_LEVELS = frozenset(customers_pb2.CustomerLevel.values())
 CURRENCY = re.compile(r"[A-Z]{3}")
+# The largest order value (quantity x price) and payment amount accepted: far
+# above any real order, far below where floating point loses cents.
+MAX_AMOUNT = 1e12
+MAX_QUANTITY = 1_000_000_000
+# Unicode categories no text field may hold: control (C0, C1), format (bidi
+# overrides and isolates, zero-width characters), surrogates, private use,
+# unassigned; and line and paragraph separators.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+TEXT_RULE = "without control, format (bidi, zero-width) or unassigned characters"
+
+
+def plain_text(value: str) -> bool:
+    """Whether value holds only printable text (spaces included)."""
+    return not any(unicodedata.category(c) in FORBIDDEN_CATEGORIES for c in value)
 
 
 def require(violations: list[FieldViolation]) -> None:
@@ -42,15 +57,25 @@ def product_violations(product: str, field: str = "product") -> list[FieldViolat
         return [FieldViolation(field, "is required")]
     if len(product) > MAX_PRODUCT_LENGTH:
         return [FieldViolation(field, f"must be at most {MAX_PRODUCT_LENGTH} characters")]
+    if not plain_text(product):
+        return [FieldViolation(field, f"must be text {TEXT_RULE}")]
     return []
 
 
-def place_order_violations(order_id: str, customer_id: int, product: str, price: float) -> list[FieldViolation]:
+def place_order_violations(
+    order_id: str, customer_id: int, product: str, price: float, quantity: int = 1
+) -> list[FieldViolation]:
     violations = order_id_violations(order_id) + product_violations(product)
     if customer_id <= 0:
         violations.append(FieldViolation("customer_id", "must be greater than 0"))
     if not math.isfinite(price):
         violations.append(FieldViolation("price", "must be a finite number"))
+    elif abs(price) > MAX_AMOUNT:
+        violations.append(FieldViolation("price", f"must be at most {MAX_AMOUNT:.0e} in size"))
+    if abs(quantity) > MAX_QUANTITY:
+        violations.append(FieldViolation("quantity", f"must be at most {MAX_QUANTITY} in size"))
+    elif math.isfinite(price) and not abs(quantity * price) <= MAX_AMOUNT:
+        violations.append(FieldViolation("price", f"quantity x price must be at most {MAX_AMOUNT:.0e} in size"))
     return violations
 
 
@@ -58,6 +83,8 @@ def stock_violations(product: str, quantity: int) -> list[FieldViolation]:
     violations = product_violations(product)
     if quantity < 0:
         violations.append(FieldViolation("quantity", "must be 0 or more"))
+    elif quantity > MAX_QUANTITY:
+        violations.append(FieldViolation("quantity", f"must be at most {MAX_QUANTITY}"))
     return violations
 
 
@@ -75,19 +102,29 @@ def customer_violations(customer: customers_pb2.Customer, prefix: str = "custome
         violations.append(FieldViolation(prefix + "level", f"unknown level {customer.level}"))
     for name in ("first_name", "last_name", "address"):
         value = getattr(customer, name)
-        if len(value) > MAX_TEXT_LENGTH or any(ord(c) < 32 for c in value):
+        if len(value) > MAX_TEXT_LENGTH or not plain_text(value):
             violations.append(
-                FieldViolation(
-                    prefix + name, f"must be at most {MAX_TEXT_LENGTH} characters, without control characters"
-                )
+                FieldViolation(prefix + name, f"must be at most {MAX_TEXT_LENGTH} characters, {TEXT_RULE}")
             )
     return violations
 
 
 def payment_violations(payment_id: str, order_id: str, amount: float, currency: str) -> list[FieldViolation]:
     violations = order_id_violations(payment_id, "payment_id") + order_id_violations(order_id, "order_id")
-    if not math.isfinite(amount) or amount <= 0:
-        violations.append(FieldViolation("amount", "must be a finite number greater than 0"))
+    if not math.isfinite(amount) or amount <= 0 or amount > MAX_AMOUNT:
+        violations.append(FieldViolation("amount", f"must be a number greater than 0 and at most {MAX_AMOUNT:.0e}"))
     if not CURRENCY.fullmatch(currency):
         violations.append(FieldViolation("currency", "must be an ISO 4217 code of three capital letters, such as EUR"))
+    return violations
+
+
+def position_violations(position: tuple[int, int] | None, field: str = "min_position") -> list[FieldViolation]:
+    if position is None:
+        return []
+    partition, offset = position
+    violations = []
+    if partition < 0:
+        violations.append(FieldViolation(field + ".partition", "must be 0 or more"))
+    if offset < 0:
+        violations.append(FieldViolation(field + ".offset", "must be 0 or more"))
     return violations

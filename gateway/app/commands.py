@@ -23,7 +23,9 @@ class PlaceOrder:
     price: float
 
     def __post_init__(self) -> None:
-        checks.require(checks.place_order_violations(self.order_id, self.customer_id, self.product, self.price))
+        checks.require(
+            checks.place_order_violations(self.order_id, self.customer_id, self.product, self.price, self.quantity)
+        )
 
     @property
     def details(self) -> OrderDetails:
@@ -65,7 +67,7 @@ class GetOrder:
     min_position: OrderPosition | None = None
 
     def __post_init__(self) -> None:
-        checks.require(checks.order_id_violations(self.order_id))
+        checks.require(checks.order_id_violations(self.order_id) + checks.position_violations(self.min_position))
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,21 @@ class PartitionMoved(Unavailable):
     def __init__(self, tp: TopicPartition) -> None:
         super().__init__(f"{tp[0]}[{tp[1]}] moved to another gateway instance", retry_after_s=0.1)
         self.tp = tp
+
+
+class Unauthenticated(AppError):
+    """No valid bearer token: none, a bad signature, expired, malformed, or
+    claims that do not say who the caller is."""
+
+
+class PermissionDenied(AppError):
+    """The caller is known, and may not do this."""
+
+
+class WatchLimit(AppError):
+    """This instance already serves its limit of WatchOrder streams."""
+
+    def __init__(self, limit: int, retry_after_s: float = 5.0) -> None:
+        super().__init__(f"this gateway instance already serves {limit} WatchOrder streams; try again later")
+        self.limit = limit
+        self.retry_after_s = retry_after_s

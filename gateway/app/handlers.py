@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from gateway.app.access import UNAUTHENTICATED_ADMIN, Principal, require_admin, require_customer
 from gateway.app.commands import (
     GetCustomer,
     GetOrder,
@@ -19,7 +20,7 @@ from gateway.app.commands import (
     UpsertCustomer,
     WatchOrder,
 )
-from gateway.app.errors import AlreadyExists, NotFound, Unavailable
+from gateway.app.errors import AlreadyExists, FieldViolation, InvalidRequest, NotFound, Unavailable
 from gateway.app.ports import EventLog, Position, ReadModel, TopicPartition, Updates
 from gateway.app.writes import IdempotentWrites, Record, Written, record
 from oms.customers.v1 import customers_pb2
@@ -29,6 +30,9 @@ from oms.payments.v1 import payments_pb2
 from orders import codec
 from orders.domain import Order, OrderDetails
 from topology.topics import Topics
+
+# The longest a read waits for its min_position when the call has no earlier deadline.
+MAX_POSITION_WAIT_S = 30.0
 
 
 def _details_of(order: order_pb2.Order) -> OrderDetails:
@@ -55,7 +59,10 @@ class Orders:
         if not self._reads.orders_ready():
             raise Unavailable("the order view is still catching up with the log")
 
-    async def place(self, command: PlaceOrder) -> Written[order_pb2.Order]:
+    async def place(
+        self, command: PlaceOrder, principal: Principal = UNAUTHENTICATED_ADMIN
+    ) -> Written[order_pb2.Order]:
+        require_customer(principal, command.customer_id, "placing an order")
         self._require_ready()
         details = command.details
 
@@ -107,21 +114,43 @@ class Orders:
             order = self._reads.order(order_id)
         return order
 
-    async def get(self, query: GetOrder) -> order_pb2.Order:
+    async def get(self, query: GetOrder, principal: Principal = UNAUTHENTICATED_ADMIN) -> order_pb2.Order:
+        """The order; NotFound alike if it does not exist or is not the
+        principal's (a denied read leaks nothing)."""
         self._require_ready()
         if query.min_position is not None:
-            partition, offset = query.min_position
-            await self._reads.reached(Position(self._topics.orders, partition, offset))
+            await self._reached(query.order_id, query.min_position)
         order = await self._when_known(query.order_id)
-        if order is None:
+        if order is None or not principal.may_see(order.customer_id):
             raise NotFound("order", query.order_id, f"no order {query.order_id}")
         return order
 
-    async def watch(self, query: WatchOrder) -> AsyncIterator[order_pb2.Order]:
+    async def _reached(self, order_id: str, min_position: tuple[int, int]) -> None:
+        """Waits until the view holds min_position, a position in the order's
+        own partition (any other one is refused: nothing here would ever
+        reach it). A position beyond the log's end is waited for at most
+        MAX_POSITION_WAIT_S (or the call's deadline, whichever comes first)."""
+        partition, offset = min_position
+        topic, own = self.partition(order_id)
+        if partition != own:
+            raise InvalidRequest(
+                [FieldViolation("min_position.partition", f"must be the order's partition ({own}), not {partition}")]
+            )
+        try:
+            await asyncio.wait_for(self._reads.reached(Position(topic, partition, offset)), MAX_POSITION_WAIT_S)
+        except TimeoutError:
+            raise Unavailable(
+                f"the view has not reached offset {offset} of partition {partition} within {MAX_POSITION_WAIT_S:.0f}s",
+                retry_after_s=1,
+            ) from None
+
+    async def watch(
+        self, query: WatchOrder, principal: Principal = UNAUTHENTICATED_ADMIN
+    ) -> AsyncIterator[order_pb2.Order]:
         """The order now, then each change, until it is terminal."""
         # Registered before the first read, so no change can slip in between.
         with self._reads.watch_order(query.order_id, self.partition(query.order_id)) as updates:
-            order = await self.get(query)
+            order = await self.get(query, principal)
             yield order
             while order.state not in codec.TERMINAL_STATES_PB:
                 newer = await updates.get()
@@ -142,7 +171,10 @@ class Inventory:
     def partition(self, product: str) -> TopicPartition:
         return self._reads.partition_of(self._topics.inventory_levels, product.encode())
 
-    async def set(self, command: SetStock) -> inventory_pb2.InventoryLevel:
+    async def set(
+        self, command: SetStock, principal: Principal = UNAUTHENTICATED_ADMIN
+    ) -> inventory_pb2.InventoryLevel:
+        require_admin(principal, "setting stock")
         update_id = uuid.uuid4().hex
         level = inventory_pb2.StockLevel(product=command.product, quantity=command.quantity, update_id=update_id)
         tp = self.partition(command.product)
@@ -211,7 +243,10 @@ class Customers:
         self._log = log
         self._topics = topics
 
-    async def upsert(self, command: UpsertCustomer) -> customers_pb2.Customer:
+    async def upsert(
+        self, command: UpsertCustomer, principal: Principal = UNAUTHENTICATED_ADMIN
+    ) -> customers_pb2.Customer:
+        require_customer(principal, command.customer.customer_id, "updating a customer")
         _require_tables(self._reads)
         stored = normalized(command.customer)
         position = await record(
@@ -225,7 +260,8 @@ class Customers:
         await self._reads.reached(position)
         return stored
 
-    async def get(self, query: GetCustomer) -> customers_pb2.Customer:
+    async def get(self, query: GetCustomer, principal: Principal = UNAUTHENTICATED_ADMIN) -> customers_pb2.Customer:
+        require_customer(principal, query.customer_id, "reading a customer")
         _require_tables(self._reads)
         # The customer as the log has it now: the table first catches up with
         # the customer's partition, so that any gateway instance answers with
@@ -257,7 +293,13 @@ class Payments:
     def partition(self, payment_id: str) -> TopicPartition:
         return self._reads.partition_of(self._topics.orders, payment_id.encode())
 
-    async def record(self, command: RecordPayment) -> Written[payments_pb2.Payment]:
+    async def record(
+        self, command: RecordPayment, principal: Principal = UNAUTHENTICATED_ADMIN, payer: int | None = None
+    ) -> Written[payments_pb2.Payment]:
+        """`payer`: the customer of the paid order (looked up at the order's
+        owner by the api layer), which a customer principal must be."""
+        if not principal.admin and (payer is None or not principal.may_see(payer)):
+            raise NotFound("order", command.order_id, f"no order {command.order_id}")
         _require_tables(self._reads)
         payment_id = command.payment_id
 

@@ -20,9 +20,12 @@ pytestmark = pytest.mark.kafka
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def readme_grpcurl_commands() -> list[str]:
+def readme_grpcurl_commands(tls: bool = False) -> list[str]:
+    """The README's grpcurl lines: the plaintext ones, or (tls) those of the
+    Security section, which tests/e2e/test_security.py runs."""
     blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S)
-    return [line for block in blocks for line in block.splitlines() if line.startswith("grpcurl ")]
+    lines = [line for block in blocks for line in block.splitlines() if line.startswith("grpcurl ")]
+    return [line for line in lines if ("-cacert " in line) == tls]
 
 
 def json_objects(text: str) -> list[dict]:

@@ -36,7 +36,11 @@ class Platform:
         env: dict[str, str] | None = None,
         partitions: int = 3,
         instances: int = 1,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """`credentials`: how the test's own channels reach a platform with
+        TLS on (OMS_TLS_* in env): TLS, with a client certificate for the
+        peer ports the readiness checks use, and a token if auth is on."""
         self.namespace = f"t{uuid.uuid4().hex[:10]}."
         # The front door, then each gateway instance's own (peer) port.
         self.port = free_port_block(1 + instances)
@@ -62,7 +66,8 @@ class Platform:
             specs = [s for s in specs if s.name in wanted]
         self.supervisor = Supervisor(specs, self.env)
         self.gateways = [i for i in range(instances) if f"gateway-{i}" in {s.name for s in specs}]
-        self.channel = grpc.insecure_channel(f"localhost:{self.port}")
+        self.credentials = credentials
+        self.channel = self.connect(f"localhost:{self.port}")
         self.commands = command_service_pb2_grpc.OrderCommandServiceStub(self.channel)
         self.queries = query_service_pb2_grpc.OrderQueryServiceStub(self.channel)
         self.inventory = inventory_pb2_grpc.InventoryServiceStub(self.channel)
@@ -84,7 +89,7 @@ class Platform:
         deadline = time.monotonic() + timeout_s
         for instance in self.gateways:
             port = self.port + 1 + instance  # OMS_PEER_PORT's default: the front door's + 1 + instance
-            with grpc.insecure_channel(f"localhost:{port}") as channel:
+            with self.connect(f"localhost:{port}") as channel:
                 health = health_pb2_grpc.HealthStub(channel)
                 while not self._serving(health):
                     if time.monotonic() > deadline:
@@ -93,6 +98,11 @@ class Platform:
                         )
                     self.supervisor.supervise_once()
                     time.sleep(0.1)
+
+    def connect(self, target: str) -> grpc.Channel:
+        if self.credentials is None:
+            return grpc.insecure_channel(target)
+        return grpc.secure_channel(target, self.credentials)
 
     @staticmethod
     def _serving(health: health_pb2_grpc.HealthStub) -> bool:

@@ -57,6 +57,8 @@ class DemoConfig:
     count: int = 100
     seed: int | None = None
     timeout: float = 30.0
+    # Connection security (OmsClient's token, ca, cert, key).
+    security: dict[str, str] = field(default_factory=dict)
     # How long to wait for each order's verdict.
     verdict_timeout: float = 60.0
 
@@ -241,7 +243,15 @@ async def run(config: DemoConfig, out: Output) -> int:
     rng = random.Random(config.seed)
     run_id = uuid.uuid4().hex[:8]  # new ids and products every run, whatever the seed
     orders = plan(config, run_id, rng)
-    async with AsyncOmsClient(config.target, timeout=config.timeout) as client:
+    security = config.security
+    async with AsyncOmsClient(
+        config.target,
+        timeout=config.timeout,
+        token=security.get("token"),
+        ca=security.get("ca"),
+        cert=security.get("cert"),
+        key=security.get("key"),
+    ) as client:
         stocked = [f"{p}-{run_id}" for p in STOCKED]
         if not out.as_json:
             print(

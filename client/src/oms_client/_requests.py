@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+
+import grpc
 
 from oms_client._gen.customers.v1 import customers_pb2
 from oms_client._gen.inventory.v1 import inventory_pb2
@@ -16,6 +19,25 @@ DEFAULT_TIMEOUT_S = 30.0
 # wait_for_terminal's default: validation normally takes well under a second,
 # the aggregator's own check timeout is 30 s.
 DEFAULT_WAIT_S = 60.0
+
+
+def tls_credentials(
+    ca: str | Path | None, cert: str | Path | None = None, key: str | Path | None = None
+) -> grpc.ChannelCredentials:
+    """TLS to the front door: `ca` verifies the server (None: the system's
+    CAs); `cert` and `key`, a client certificate for mTLS."""
+    if (cert is None) != (key is None):
+        raise ValueError("a client certificate needs its key: give both cert and key, or neither")
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(ca).read_bytes() if ca else None,
+        private_key=Path(key).read_bytes() if key else None,
+        certificate_chain=Path(cert).read_bytes() if cert else None,
+    )
+
+
+def token_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """The metadata that sends a bearer token with every call."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def new_order_id() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -54,6 +55,10 @@ class AsyncOmsClient:
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
         channel: grpc.aio.Channel | None = None,
+        token: str | None = None,
+        ca: str | Path | None = None,
+        cert: str | Path | None = None,
+        key: str | Path | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.target = target
@@ -61,6 +66,10 @@ class AsyncOmsClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._owns_channel = channel is None
+        # Sent with every call: `authorization: Bearer <token>`.
+        self._metadata = _requests.token_metadata(token)
+        if credentials is None and (ca or cert or key):
+            credentials = _requests.tls_credentials(ca, cert, key)
         if channel is None:
             if credentials is None:
                 channel = grpc.aio.insecure_channel(target, options=channel_options(options))
@@ -95,7 +104,7 @@ class AsyncOmsClient:
         attempts = Attempts(self.retry, deadline)
         while True:
             try:
-                return await method(request, timeout=deadline.remaining())
+                return await method(request, timeout=deadline.remaining(), metadata=self._metadata)
             except grpc.RpcError as rpc_error:
                 error = from_rpc_error(rpc_error)
                 delay = attempts.retry_after(error)
@@ -133,7 +142,7 @@ class AsyncOmsClient:
         attempts = Attempts(self.retry, deadline)
         seen = 0
         while True:
-            call = self._queries.WatchOrder(request, timeout=deadline.remaining())
+            call = self._queries.WatchOrder(request, timeout=deadline.remaining(), metadata=self._metadata)
             try:
                 async for response in call:
                     attempts.progressed()

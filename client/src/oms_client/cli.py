@@ -6,7 +6,11 @@
     oms --json get order-1001 | jq .state
 
 Every command takes --target (default $OMS_TARGET or localhost:50051),
---json (machine-readable output: one JSON object per line) and --timeout.
+--json (machine-readable output: one JSON object per line) and --timeout;
+and, for a front door with TLS and tokens, --token ($OMS_TOKEN), --ca
+($OMS_TLS_CA), --cert and --key ($OMS_TLS_CLIENT_CERT, $OMS_TLS_CLIENT_KEY).
+`oms token --admin` / `oms token --customer 42` mint a development token
+from $OMS_AUTH_JWT_SECRET (needs PyJWT: pip install 'oms-client[token]').
 A failed call prints its status and details on one line to stderr and
 exits 1; a usage error exits 2.
 """
@@ -18,6 +22,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
@@ -193,7 +198,12 @@ def cmd_demo(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
 
     client.close()  # the demo runs on asyncio with a client of its own
     config = _demo.DemoConfig(
-        target=args.target, rate=args.rate, count=args.count, seed=args.seed, timeout=args.timeout
+        target=args.target,
+        rate=args.rate,
+        count=args.count,
+        seed=args.seed,
+        timeout=args.timeout,
+        security=_security(args),
     )
     return asyncio.run(_demo.run(config, out))
 
@@ -232,7 +242,55 @@ def _common() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help=f"deadline of each call in seconds, retries included (default {_requests.DEFAULT_TIMEOUT_S:g})",
     )
+    security = common.add_argument_group("security (a front door with TLS and tokens)")
+    for flag, variable, text in [
+        ("--token", "OMS_TOKEN", "bearer token sent with every call"),
+        ("--ca", "OMS_TLS_CA", "CA file (PEM) that verifies the server; turns TLS on"),
+        ("--cert", "OMS_TLS_CLIENT_CERT", "client certificate (PEM), for mutual TLS"),
+        ("--key", "OMS_TLS_CLIENT_KEY", "key of the client certificate (PEM)"),
+    ]:
+        security.add_argument(flag, default=argparse.SUPPRESS, help=f"{text} (default: ${variable})")
     return common
+
+
+SECURITY_VARIABLES = {
+    "token": "OMS_TOKEN",
+    "ca": "OMS_TLS_CA",
+    "cert": "OMS_TLS_CLIENT_CERT",
+    "key": "OMS_TLS_CLIENT_KEY",
+}
+
+
+def _security(args: argparse.Namespace) -> dict[str, str]:
+    """OmsClient's token, ca, cert and key: from the options, else the environment."""
+    found = {
+        name: getattr(args, name, None) or os.environ.get(variable) for name, variable in SECURITY_VARIABLES.items()
+    }
+    return {name: value for name, value in found.items() if value}
+
+
+def cmd_token(args: argparse.Namespace, out: Output) -> int:
+    """Mints a development token from $OMS_AUTH_JWT_SECRET (HS256)."""
+    secret = os.environ.get("OMS_AUTH_JWT_SECRET")
+    if not secret:
+        print("oms token: set OMS_AUTH_JWT_SECRET (the gateway's HS256 secret)", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        import jwt
+    except ImportError:
+        print("oms token: needs PyJWT: pip install 'oms-client[token]'", file=sys.stderr)
+        return EXIT_ERROR
+    now = int(time.time())
+    claims: dict[str, Any] = {"iat": now, "exp": now + int(args.ttl)}
+    if args.admin:
+        claims.update(sub=args.subject or "admin", scope="oms:admin")
+    else:
+        claims.update(sub=args.subject or f"customer-{args.customer}", scope="oms:customer", customer_id=args.customer)
+    for name, variable in (("iss", "OMS_AUTH_JWT_ISSUER"), ("aud", "OMS_AUTH_JWT_AUDIENCE")):
+        if os.environ.get(variable):
+            claims[name] = os.environ[variable]
+    print(jwt.encode(claims, secret, algorithm="HS256"))
+    return 0
 
 
 Handler = Callable[[OmsClient, argparse.Namespace, Output], int]
@@ -353,6 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=_positive_float, default=10.0, help="orders per second (default 10)")
     demo.add_argument("--count", type=int, default=100, help="orders to place (default 100)")
     demo.add_argument("--seed", type=int, help="random seed, for a repeatable mix")
+
+    token = commands.add_parser(
+        "token",
+        help="mint a development token from $OMS_AUTH_JWT_SECRET",
+        description="Print a bearer token signed with $OMS_AUTH_JWT_SECRET (HS256), with the issuer and audience of"
+        " $OMS_AUTH_JWT_ISSUER and $OMS_AUTH_JWT_AUDIENCE when set. For development: real tokens come from your"
+        " identity provider.",
+    )
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--admin", action="store_true", help="scope oms:admin: every call")
+    who.add_argument("--customer", type=int, metavar="ID", help="scope oms:customer for customer ID")
+    token.add_argument("--subject", help="the token's sub (default: admin or customer-ID)")
+    token.add_argument("--ttl", type=_positive_float, default=3600, help="seconds it stays valid (default 3600)")
+    token.set_defaults(handler=None, minting=True)
     return parser
 
 
@@ -365,7 +437,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "count", 1) < 1:
         parser.error("--count must be at least 1")
     out = Output(args.json)
-    client = OmsClient(args.target, timeout=args.timeout)
+    if getattr(args, "minting", False):
+        return cmd_token(args, out)
+    try:
+        security = _security(args)
+        client = OmsClient(
+            args.target,
+            timeout=args.timeout,
+            token=security.get("token"),
+            ca=security.get("ca"),
+            cert=security.get("cert"),
+            key=security.get("key"),
+        )
+    except (OSError, ValueError) as error:
+        print(f"oms: {error}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         handler: Handler = args.handler
         return handler(client, args, out)

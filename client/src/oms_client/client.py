@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -50,6 +51,10 @@ class OmsClient:
     backoff (see RetryPolicy). Failures raise `oms_client.errors.OmsError`
     subclasses. Pass `channel=` to use a channel of your own (it is then
     not closed by `close()`).
+
+    Security: `token=` sends a bearer token with every call; `ca=` (the CA
+    file that verifies the server) turns TLS on, with `cert=` and `key=` a
+    client certificate for mutual TLS (or pass `credentials=` of your own).
     """
 
     def __init__(
@@ -61,6 +66,10 @@ class OmsClient:
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
         channel: grpc.Channel | None = None,
+        token: str | None = None,
+        ca: str | Path | None = None,
+        cert: str | Path | None = None,
+        key: str | Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.target = target
@@ -68,6 +77,10 @@ class OmsClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._owns_channel = channel is None
+        # Sent with every call: `authorization: Bearer <token>`.
+        self._metadata = _requests.token_metadata(token)
+        if credentials is None and (ca or cert or key):
+            credentials = _requests.tls_credentials(ca, cert, key)
         if channel is None:
             if credentials is None:
                 channel = grpc.insecure_channel(target, options=channel_options(options))
@@ -106,7 +119,7 @@ class OmsClient:
         attempts = Attempts(self.retry, deadline)
         while True:
             try:
-                return method(request, timeout=deadline.remaining())
+                return method(request, timeout=deadline.remaining(), metadata=self._metadata)
             except grpc.RpcError as rpc_error:
                 error = from_rpc_error(rpc_error)
                 delay = attempts.retry_after(error)
@@ -147,7 +160,7 @@ class OmsClient:
         attempts = Attempts(self.retry, deadline)
         seen = 0
         while True:
-            call = self._queries.WatchOrder(request, timeout=deadline.remaining())
+            call = self._queries.WatchOrder(request, timeout=deadline.remaining(), metadata=self._metadata)
             try:
                 for response in call:
                     attempts.progressed()

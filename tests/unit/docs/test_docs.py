@@ -39,7 +39,14 @@ README_MAX_LINES = 210
 # script; a link to it may come before the file does.
 GENERATED = {ROOT / "docs" / "configuration.md"}
 # The settings, and the variables of the SDK/CLI and of the tests themselves.
-KNOWN_VARIABLES = {env_name(field) for field in Config.model_fields} | {"OMS_TARGET", "OMS_CHAOS_SEED"}
+KNOWN_VARIABLES = {env_name(field) for field in Config.model_fields} | {
+    "OMS_TARGET",
+    "OMS_CHAOS_SEED",
+    "OMS_TOKEN",
+    "OMS_TLS_CA",
+    "OMS_TLS_CLIENT_CERT",
+    "OMS_TLS_CLIENT_KEY",
+}
 
 PYTHON = re.compile(r"(^|/)python[0-9.]*$")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

@@ -64,6 +64,18 @@ def test_names_with_control_characters_are_refused() -> None:
     assert fields(customer_violations(customer(first_name="Jo\r\nBcc: x"))) == {"customer.first_name"}
 
 
+@pytest.mark.parametrize("text", ["Jo\u202eoJ", "Jo\u2067", "Jo\u200d", "Jo\x9b", "Jo\ufeff", "Jo\u2029"])
+@pytest.mark.parametrize("field", ["first_name", "last_name", "address"])
+def test_text_with_format_or_c1_characters_is_refused_naming_the_field(field: str, text: str) -> None:
+    assert fields(customer_violations(customer(**{field: text}))) == {f"customer.{field}"}
+
+
+def test_names_and_addresses_may_hold_any_printable_text() -> None:
+    assert (
+        fields(customer_violations(customer(first_name="Zoë", last_name="O'Brien-李", address="1 Rue d'Été"))) == set()
+    )
+
+
 def test_an_unspecified_level_is_stored_as_bronze() -> None:
     stored = normalized(customer(level=customers_pb2.CUSTOMER_LEVEL_UNSPECIFIED))
     assert stored.level == customers_pb2.CUSTOMER_LEVEL_BRONZE
@@ -81,7 +93,7 @@ def test_a_good_payment_passes() -> None:
     assert payment_violations(**payment(amount=0.01, currency="JPY")) == []
 
 
-@pytest.mark.parametrize("amount", [0.0, -0.01, math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("amount", [0.0, -0.01, math.nan, math.inf, -math.inf, 1e12 + 1e6, 1e308])
 def test_amounts_must_be_positive_and_finite(amount: float) -> None:
     assert fields(payment_violations(**payment(amount=amount))) == {"amount"}
 

@@ -75,6 +75,16 @@ def test_allowed_order_ids_are_accepted(order_id: str) -> None:
         pytest.param({"price": math.nan}, "price", id="price-nan"),
         pytest.param({"price": math.inf}, "price", id="price-infinite"),
         pytest.param({"price": -math.inf}, "price", id="price-minus-infinite"),
+        pytest.param({"price": 1e308, "quantity": 2}, "price", id="total-overflows-to-infinity"),
+        pytest.param({"price": 2e12}, "price", id="price-over-the-maximum"),
+        pytest.param({"price": 1e9, "quantity": 1001}, "price", id="total-over-the-maximum"),
+        pytest.param({"quantity": 2**62}, "quantity", id="quantity-over-the-maximum"),
+        pytest.param({"product": "JUMP\u202eSREP"}, "product", id="product-bidi-override"),
+        pytest.param({"product": "JUMP\u2066ERS"}, "product", id="product-bidi-isolate"),
+        pytest.param({"product": "JUMP\u200bERS"}, "product", id="product-zero-width-space"),
+        pytest.param({"product": "JUMP\x85ERS"}, "product", id="product-c1-control"),
+        pytest.param({"product": "JUMP\x00ERS"}, "product", id="product-nul"),
+        pytest.param({"product": "JUMP\u2028ERS"}, "product", id="product-line-separator"),
     ],
 )
 def test_a_bad_field_is_rejected_as_invalid_argument_naming_it(changes: dict[str, object], field: str) -> None:
@@ -96,6 +106,11 @@ def test_the_error_message_names_the_bad_fields() -> None:
 
     assert "order_id" in str(raised.value) and "price" in str(raised.value)
     assert status_of(raised.value).message == str(raised.value)
+
+
+def test_the_largest_order_value_is_accepted_and_products_may_hold_any_printable_text() -> None:
+    assert place_order_details(request(price=1e9, quantity=1000)).price == 1e9
+    assert place_order_details(request(product="Pull à col roulé, 红色")).product == "Pull à col roulé, 红色"
 
 
 def test_a_product_of_the_maximum_length_is_accepted() -> None:

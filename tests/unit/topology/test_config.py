@@ -14,7 +14,15 @@ from topology.config import EX_CONFIG, Config, ConfigError, env_name, reference
 
 REPO = Path(__file__).resolve().parents[3]
 # Variables that are not the services': the SDK's and CLI's, and the tests' own.
-NOT_SERVICE_SETTINGS = {"OMS_TARGET", "OMS_CHAOS_SEED"}
+# Client-side (SDK, CLI) and test variables.
+NOT_SERVICE_SETTINGS = {
+    "OMS_TARGET",
+    "OMS_CHAOS_SEED",
+    "OMS_TOKEN",
+    "OMS_TLS_CA",
+    "OMS_TLS_CLIENT_CERT",
+    "OMS_TLS_CLIENT_KEY",
+}
 
 
 def test_defaults_and_derived_values() -> None:
