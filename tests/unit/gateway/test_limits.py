@@ -20,7 +20,7 @@ from tests.support.gateway import serving
 def test_watches_past_the_limit_are_resource_exhausted_and_a_closed_one_frees_its_place() -> None:
     async def scenario() -> None:
         log, reads = in_memory()
-        async with serving(log, reads, max_watches=2) as (gateway, channel):
+        async with serving(log, reads, max_watches=2) as (_, channel):
             commands = command_service_pb2_grpc.OrderCommandServiceStub(channel)
             queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
             await commands.PlaceOrder(
@@ -56,7 +56,7 @@ def test_watches_past_the_limit_are_resource_exhausted_and_a_closed_one_frees_it
 def test_a_request_over_the_maximum_size_is_refused_and_the_gateway_stays_healthy() -> None:
     async def scenario() -> None:
         log, reads = in_memory()
-        async with serving(log, reads, max_request_bytes=4096) as (gateway, channel):
+        async with serving(log, reads, max_request_bytes=4096) as (_, channel):
             queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
             try:
                 await queries.GetOrder(query_service_pb2.GetOrderRequest(order_id="o" * 10_000), timeout=5)

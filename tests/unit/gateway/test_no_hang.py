@@ -46,7 +46,7 @@ def _bad_fields(error: grpc.aio.AioRpcError) -> list[str]:
 def test_a_position_in_another_partition_is_invalid_and_the_gateway_stays_healthy(method: str) -> None:
     async def scenario() -> None:
         log, reads = in_memory()
-        async with serving(log, reads) as (gateway, channel):
+        async with serving(log, reads) as (_, channel):
             placed = await _placed(channel)
             queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
             request_type = getattr(query_service_pb2, f"{method}Request")
@@ -70,7 +70,7 @@ def test_a_position_in_another_partition_is_invalid_and_the_gateway_stays_health
 def test_a_position_beyond_the_log_answers_by_the_deadline_while_health_checks_answer() -> None:
     async def scenario() -> None:
         log, reads = in_memory()
-        async with serving(log, reads) as (gateway, channel):
+        async with serving(log, reads) as (_, channel):
             placed = await _placed(channel)
             queries = query_service_pb2_grpc.OrderQueryServiceStub(channel)
             beyond = {"partition": placed.position.partition, "offset": 10**12}
