@@ -17,7 +17,7 @@ from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import from_env
 from topology.config import EX_CONFIG, Config, load_or_exit
 from topology.registry import SERVICES
-from topology.service import configure_logging, create_topics
+from topology.service import configure_logging, create_topics_or_exit
 
 log = logging.getLogger("launcher")
 
@@ -68,7 +68,9 @@ def main() -> int:
     status = 0
     try:
         settings = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap_servers})
-        create_topics(settings)
+        # Topics that would lose events are fixed on a broker we started; on a
+        # user's cluster only when OMS_KAFKA_FIX_TOPIC_CONFIGS says so.
+        create_topics_or_exit(settings, fix=not kafka.is_external or settings.kafka_fix_topic_configs)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
         sink = start_mail_sink(settings, env)
         supervisor = Supervisor(service_specs(settings.instances), env)

@@ -3,10 +3,10 @@
 from notifications.bootstrap import run
 from streams.service import stop_on_signals
 from topology.config import load_or_exit
-from topology.service import begin, create_topics, start_metrics
+from topology.service import begin, create_topics_or_exit, start_metrics
 
 settings = load_or_exit()
 begin("notifications", settings)
 start_metrics("notifications", settings)
-create_topics(settings)
+create_topics_or_exit(settings)
 raise SystemExit(run(settings, stop_on_signals()))

@@ -26,10 +26,18 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
 
 from streams.records import Output, Record
-from streams.topics import TopicSpec
+from streams.topics import TopicDrift, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +214,7 @@ def ensure_topics(
     for spec in wanted:
         if spec.name in existing:
             continue
-        config = {"cleanup.policy": "compact"} if spec.compacted else {}
+        config = spec.wanted_configs
         if replication_factor > 1:
             config["min.insync.replicas"] = str(replication_factor - 1)
         new.append(NewTopic(spec.name, partitions, replication_factor, config=config))
@@ -220,6 +228,54 @@ def ensure_topics(
         # Only new topics: an existing one with a partition offline (a broker
         # down) must not keep a restarting service from its other partitions.
         _wait_for_leaders(admin, [topic.topic for topic in new], timeout_s)
+
+
+def topic_drift(brokers: Brokers, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[TopicDrift]:
+    """The existing topics among specs whose configs differ from their
+    spec's (a topic that does not exist is no drift)."""
+    admin = AdminClient(_common(brokers))
+    wanted = {spec.name: spec.wanted_configs for spec in specs if spec.wanted_configs}
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted if name in existing]
+    if not resources:
+        return []
+    drifts = []
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+        try:
+            entries = future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise StreamsError(f"cannot read the configs of topic {resource.name}: {exc}") from exc
+        have = {key: entry.value for key, entry in entries.items()}
+        differences = {
+            key: (have.get(key), value) for key, value in wanted[resource.name].items() if have.get(key) != value
+        }
+        if differences:
+            drifts.append(TopicDrift(resource.name, differences))
+    return sorted(drifts, key=lambda drift: drift.name)
+
+
+def fix_topic_configs(brokers: Brokers, drifts: Iterable[TopicDrift], timeout_s: float = 30.0) -> None:
+    """Sets the configs that drifted to their spec's values (only those:
+    incremental, so the topic's other configs stay as they are)."""
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            drift.name,
+            incremental_configs=[
+                ConfigEntry(key, want, incremental_operation=AlterConfigOpType.SET)
+                for key, (_, want) in drift.differences.items()
+            ],
+        )
+        for drift in drifts
+    ]
+    if not resources:
+        return
+    admin = AdminClient(_common(brokers))
+    for resource, future in admin.incremental_alter_configs(resources, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise StreamsError(f"cannot change the configs of topic {resource.name}: {exc}") from exc
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -> None:
