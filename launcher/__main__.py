@@ -8,25 +8,31 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
-from localkafka import from_env
+from localkafka import KafkaCluster, from_env
 from topology.config import EX_CONFIG, Config, load_or_exit
 from topology.registry import SERVICES
+from topology.security import as_admin, provision_service_users
 from topology.service import configure_logging, create_topics_or_exit
 
 log = logging.getLogger("launcher")
 
 
-def service_specs(instances: int) -> list[ServiceSpec]:
+def service_specs(instances: int, credentials: Mapping[str, Mapping[str, str]] | None = None) -> list[ServiceSpec]:
+    """Every process to run; credentials: each service's own Kafka user, by
+    service name (the environment variables that log it in)."""
     specs = []
     for service in SERVICES:
+        own = dict((credentials or {}).get(service.name, {}))
         for instance in range(instances):
-            specs.append(ServiceSpec(f"{service.name}-{instance}", service.argv, {"OMS_INSTANCE_ID": str(instance)}))
+            env = {"OMS_INSTANCE_ID": str(instance), **own}
+            specs.append(ServiceSpec(f"{service.name}-{instance}", service.argv, env))
     return specs
 
 
@@ -63,17 +69,29 @@ def main() -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    kafka = from_env(fresh=False)
+    kafka = from_env(fresh=False, sasl=settings.kafka_sasl)
     kafka.start()
     status = 0
     try:
         settings = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap_servers})
+        credentials = None
+        if isinstance(kafka, KafkaCluster) and kafka.sasl:
+            # We are the admin; every service gets a user of its own.
+            settings = as_admin(settings, kafka.bootstrap_servers, kafka.client_properties)
+            credentials = provision_service_users(settings)
+            log.info(
+                "Kafka serves SASL/SCRAM with ACLs: each service runs as its own user; the admin's client"
+                " properties are in %s",
+                kafka.admin_properties_path,
+            )
+        elif settings.kafka_sasl:
+            log.warning("OMS_KAFKA_SASL applies to the local broker only: %s is used as configured", kafka)
         # Topics that would lose events are fixed on a broker we started; on a
         # user's cluster only when OMS_KAFKA_FIX_TOPIC_CONFIGS says so.
         create_topics_or_exit(settings, fix=not kafka.is_external or settings.kafka_fix_topic_configs)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
         sink = start_mail_sink(settings, env)
-        supervisor = Supervisor(service_specs(settings.instances), env)
+        supervisor = Supervisor(service_specs(settings.instances, credentials), env)
         supervisor.start()
         try:
             if wait_serving(settings.grpc_port, stop):

@@ -376,6 +376,7 @@ class KafkaCluster:
         stop_timeout: float = DEFAULT_STOP_TIMEOUT_S,
         extra_config: Mapping[str, str] | None = None,
         sasl: bool = False,
+        admin_properties: Path | None = None,
     ) -> None:
         """
         brokers: node count (default ``$OMS_BROKERS`` or 1); each node is both
@@ -388,7 +389,8 @@ class KafkaCluster:
             what ACLs grant them (`allow.everyone.if.no.acl.found=false`); the
             controller listener takes SASL/PLAIN (KRaft controllers cannot use
             SCRAM: its credentials live in the metadata they serve). The admin
-            super user's client properties: `admin_properties_path`.
+            super user's client properties: `admin_properties` (default
+            `<data_dir>/kafka/admin.properties`; tests give one of their own).
         """
         self.brokers = brokers if brokers is not None else settings.broker_count()
         if self.brokers < 1:
@@ -404,6 +406,7 @@ class KafkaCluster:
         self.stop_timeout = stop_timeout
         self.extra_config = dict(extra_config or {})
         self.sasl = sasl
+        self.admin_properties_path = admin_properties or self.data_root / "kafka" / "admin.properties"
         self._admin_password: str | None = None
         self.home = self.data_root / "kafka" / str(self.port)
         self.nodes = [
@@ -425,12 +428,6 @@ class KafkaCluster:
     @property
     def is_running(self) -> bool:
         return any(node.is_alive for node in self.nodes)
-
-    @property
-    def admin_properties_path(self) -> Path:
-        """The admin user's librdkafka client properties (sasl=True), for
-        operators: `OMS_KAFKA_CONFIG_FILE=<it>` or `kcat -F <it>`."""
-        return self.data_root / "kafka" / "admin.properties"
 
     @property
     def client_properties(self) -> dict[str, str]:

@@ -11,13 +11,11 @@ from notifications.outbox import LevelDbSentLog
 from notifications.sender import EmailSender
 from streams.kafka import CommittingConsumer
 from topology.config import Config
-from topology.registry import EMAIL_JOIN
+from topology.registry import EMAIL_JOIN, SENDER_NAME
 from topology.service import build_runner
 from topology.topics import Topics
 
 log = logging.getLogger(__name__)
-
-SENDER_NAME = "email-sender"
 
 
 def smtp_server(settings: Config) -> tuple[str, int]:
