@@ -10,9 +10,12 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: setup run test unit lint imports gen check-gen bench bench-quick clean
 
-$(VENV)/.installed: requirements.lock pyproject.toml client/pyproject.toml
+# Every package is pinned with its hashes (requirements.lock: the services';
+# requirements-dev.lock: tests, lint, codegen, bench; scripts/lock makes both):
+# an artefact whose hash differs is refused.
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e ./client
 	touch $@

@@ -39,6 +39,7 @@ class AggregatorProcessor(Processor):
         self.topics = topics
         self.timeout_ms = timeout_ms
         self.inputs = (topics.orders, topics.order_validations)
+        self.outputs = (topics.orders,)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.orders:

@@ -6,7 +6,8 @@ import signal
 from gateway.bootstrap import run
 from streams.service import exit_if_stuck
 from topology.config import load_or_exit
-from topology.service import begin, create_topics, start_metrics
+from topology.registry import service
+from topology.service import begin, create_topics_or_exit, start_metrics
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -26,5 +27,5 @@ def _stop_on_signals() -> asyncio.Event:
 settings = load_or_exit()
 begin("gateway", settings)
 start_metrics("gateway", settings)
-create_topics(settings)
+create_topics_or_exit(settings, service=service("gateway"))
 raise SystemExit(asyncio.run(run(settings, _stop_on_signals)))

@@ -8,32 +8,47 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.bootstrap import peer_channel_credentials
 from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import KafkaCluster, from_env
 from topology.config import EX_CONFIG, Config, load_or_exit
 from topology.registry import SERVICES
-from topology.service import configure_logging, create_topics
+from topology.security import as_admin, provision_service_users
+from topology.service import configure_logging, create_topics_or_exit
 
 log = logging.getLogger("launcher")
 
 
-def service_specs(instances: int) -> list[ServiceSpec]:
+def service_specs(instances: int, credentials: Mapping[str, Mapping[str, str]] | None = None) -> list[ServiceSpec]:
+    """Every process to run; credentials: each service's own Kafka user, by
+    service name (the environment variables that log it in)."""
     specs = []
     for service in SERVICES:
+        own = dict((credentials or {}).get(service.name, {}))
         for instance in range(instances):
-            specs.append(ServiceSpec(f"{service.name}-{instance}", service.argv, {"OMS_INSTANCE_ID": str(instance)}))
+            env = {"OMS_INSTANCE_ID": str(instance), **own}
+            specs.append(ServiceSpec(f"{service.name}-{instance}", service.argv, env))
     return specs
 
 
-def wait_serving(port: int, stop: threading.Event, timeout_s: float = 120.0) -> bool:
+def front_door_channel(settings: Config) -> grpc.Channel:
+    """A channel to the front door as the gateway serves it: over TLS, with
+    an instance's own certificate, when TLS is on (health needs no token)."""
+    host = "localhost" if settings.grpc_host in ("0.0.0.0", "::", "127.0.0.1") else settings.grpc_host
+    target = f"{host}:{settings.grpc_port}"
+    credentials = peer_channel_credentials(settings)
+    return grpc.insecure_channel(target) if credentials is None else grpc.secure_channel(target, credentials)
+
+
+def wait_serving(settings: Config, stop: threading.Event, timeout_s: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(f"localhost:{port}") as channel:
+    with front_door_channel(settings) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while not stop.is_set() and time.monotonic() < deadline:
             try:
@@ -96,19 +111,33 @@ def main() -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    kafka = from_env(fresh=False)
+    kafka = from_env(fresh=False, sasl=settings.kafka_sasl)
     kafka.start()
     status = 0
     try:
         settings = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap_servers})
-        create_topics(settings)
+        credentials = None
+        if isinstance(kafka, KafkaCluster) and kafka.sasl:
+            # We are the admin; every service gets a user of its own.
+            settings = as_admin(settings, kafka.bootstrap_servers, kafka.client_properties)
+            credentials = provision_service_users(settings)
+            log.info(
+                "Kafka serves SASL/SCRAM with ACLs: each service runs as its own user; the admin's client"
+                " properties are in %s",
+                kafka.admin_properties_path,
+            )
+        elif settings.kafka_sasl:
+            log.warning("OMS_KAFKA_SASL applies to the local broker only: %s is used as configured", kafka)
+        # Topics that would lose events are fixed on a broker we started; on a
+        # user's cluster only when OMS_KAFKA_FIX_TOPIC_CONFIGS says so.
+        create_topics_or_exit(settings, fix=not kafka.is_external or settings.kafka_fix_topic_configs)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
         sink = start_mail_sink(settings, env)
-        supervisor = Supervisor(service_specs(settings.instances), env)
+        supervisor = Supervisor(service_specs(settings.instances, credentials), env)
         supervisor.start()
         brokers = BrokerKeeper(kafka)
         try:
-            if wait_serving(settings.grpc_port, stop):
+            if wait_serving(settings, stop):
                 print(
                     f"\nOMS is ready: gRPC at localhost:{settings.grpc_port}, Kafka at {kafka.bootstrap_servers}."
                     " Ctrl-C stops everything.\n",

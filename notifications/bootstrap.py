@@ -14,13 +14,11 @@ from streams.kafka import CommittingConsumer, Publisher
 from streams.records import Record
 from topology.config import Config
 from topology.deadletters import DeadLetters
-from topology.registry import EMAIL_JOIN
+from topology.registry import EMAIL_JOIN, SENDER_NAME
 from topology.service import build_runner
 from topology.topics import Topics
 
 log = logging.getLogger(__name__)
-
-SENDER_NAME = "email-sender"
 
 
 def smtp_server(settings: Config) -> tuple[str, int]:

@@ -61,6 +61,7 @@ class EmailJoinProcessor(Processor):
         self.topics = topics
         self.window_ms = window_ms
         self.inputs = (topics.payments, topics.payments_by_order, topics.enriched_orders)
+        self.outputs = (topics.payments_by_order, topics.email_requests)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.payments:

@@ -35,7 +35,7 @@ from streams.records import Output, PoisonRecord, Record
 from streams.state import PartitionState
 from streams.stores import Store, Timers
 from topology.deadletters import DeadLetters
-from topology.topics import Topics
+from topology.topics import CUSTOMER_LEVELS, Topics
 
 CUSTOMERS = protobuf(customers_pb2.Customer)
 ORDERS = protobuf(order_pb2.Order)
@@ -68,6 +68,11 @@ class OrderRoutingProcessor(Processor):
         self.customer_grace_ms = customer_grace_ms
         self.dead_letters = dead_letters
         self.inputs = (topics.orders, topics.customers, topics.orders_by_customer)
+        self.outputs = (
+            topics.orders_by_customer,
+            *(topics.level(level) for level in CUSTOMER_LEVELS),
+            topics.enriched_orders,
+        )
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.orders:

@@ -26,10 +26,26 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
+)
 
 from streams.records import Output, Record
-from streams.topics import TopicSpec
+from streams.topics import TopicDrift, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +222,7 @@ def ensure_topics(
     for spec in wanted:
         if spec.name in existing:
             continue
-        config = {"cleanup.policy": "compact"} if spec.compacted else {}
+        config = spec.wanted_configs
         if replication_factor > 1:
             config["min.insync.replicas"] = str(replication_factor - 1)
         new.append(NewTopic(spec.name, partitions, replication_factor, config=config))
@@ -220,6 +236,129 @@ def ensure_topics(
         # Only new topics: an existing one with a partition offline (a broker
         # down) must not keep a restarting service from its other partitions.
         _wait_for_leaders(admin, [topic.topic for topic in new], timeout_s)
+
+
+def topic_drift(brokers: Brokers, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[TopicDrift]:
+    """The existing topics among specs whose configs differ from their
+    spec's (a topic that does not exist is no drift)."""
+    admin = AdminClient(_common(brokers))
+    wanted = {spec.name: spec.wanted_configs for spec in specs if spec.wanted_configs}
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted if name in existing]
+    if not resources:
+        return []
+    drifts = []
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+        try:
+            entries = future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise StreamsError(f"cannot read the configs of topic {resource.name}: {exc}") from exc
+        have = {key: entry.value for key, entry in entries.items()}
+        differences = {
+            key: (have.get(key), value) for key, value in wanted[resource.name].items() if have.get(key) != value
+        }
+        if differences:
+            drifts.append(TopicDrift(resource.name, differences))
+    return sorted(drifts, key=lambda drift: drift.name)
+
+
+def fix_topic_configs(brokers: Brokers, drifts: Iterable[TopicDrift], timeout_s: float = 30.0) -> None:
+    """Sets the configs that drifted to their spec's values (only those:
+    incremental, so the topic's other configs stay as they are)."""
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            drift.name,
+            incremental_configs=[
+                ConfigEntry(key, want, incremental_operation=AlterConfigOpType.SET)
+                for key, (_, want) in drift.differences.items()
+            ],
+        )
+        for drift in drifts
+    ]
+    if not resources:
+        return
+    admin = AdminClient(_common(brokers))
+    for resource, future in admin.incremental_alter_configs(resources, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise StreamsError(f"cannot change the configs of topic {resource.name}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What one Kafka user may do, and nothing more: read and write its own
+    topics, join its own consumer groups, and run transactions under its own
+    transactional-id prefixes."""
+
+    reads: frozenset[str] = frozenset()
+    writes: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    group_prefixes: frozenset[str] = frozenset()
+    transactional_id_prefixes: frozenset[str] = frozenset()
+
+    def __or__(self, other: Permissions) -> Permissions:
+        return Permissions(
+            self.reads | other.reads,
+            self.writes | other.writes,
+            self.groups | other.groups,
+            self.group_prefixes | other.group_prefixes,
+            self.transactional_id_prefixes | other.transactional_id_prefixes,
+        )
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return self.reads | self.writes
+
+    def acls(self, user: str) -> list[AclBinding]:
+        """The ACLs that allow it (DESCRIBE_CONFIGS on its topics: a service
+        checks their retention at start-up)."""
+        principal = f"User:{user}"
+        wanted: list[tuple[ResourceType, str, ResourcePatternType, AclOperation]] = []
+        literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+        for topic in sorted(self.topics):
+            operations = [AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS]
+            operations += [AclOperation.READ] if topic in self.reads else []
+            operations += [AclOperation.WRITE] if topic in self.writes else []
+            wanted += [(ResourceType.TOPIC, topic, literal, operation) for operation in operations]
+        wanted += [(ResourceType.GROUP, group, literal, AclOperation.READ) for group in sorted(self.groups)]
+        wanted += [(ResourceType.GROUP, prefix, prefixed, AclOperation.READ) for prefix in sorted(self.group_prefixes)]
+        for prefix in sorted(self.transactional_id_prefixes):
+            for operation in (AclOperation.WRITE, AclOperation.DESCRIBE):
+                wanted.append((ResourceType.TRANSACTIONAL_ID, prefix, prefixed, operation))
+        return [
+            AclBinding(kind, name, pattern, principal, "*", operation, AclPermissionType.ALLOW)
+            for kind, name, pattern, operation in wanted
+        ]
+
+
+SCRAM_ITERATIONS = 8192
+
+
+def set_scram_users(brokers: Brokers, passwords: Mapping[str, str], timeout_s: float = 30.0) -> None:
+    """Creates each user's SCRAM-SHA-512 credential, or gives it the new password."""
+    admin = AdminClient(_common(brokers))
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
+    upserts: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(user, info, password.encode()) for user, password in passwords.items()
+    ]
+    for user, future in admin.alter_user_scram_credentials(upserts, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:  # the message names the user, never the password
+            raise StreamsError(f"cannot set the SCRAM credential of user {user}: {exc}") from exc
+
+
+def grant(brokers: Brokers, user: str, permissions: Permissions, timeout_s: float = 30.0) -> None:
+    """Creates the ACLs that allow a user its permissions (creating an ACL
+    that exists already changes nothing)."""
+    admin = AdminClient(_common(brokers))
+    for binding, future in admin.create_acls(permissions.acls(user), request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise StreamsError(f"cannot create the ACL {binding}: {exc}") from exc
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -> None:

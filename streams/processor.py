@@ -15,7 +15,9 @@ T = TypeVar("T")
 class Processor:
     """Consume -> step -> produce, with no I/O of its own.
 
-    `name` names its consumer group, transactional ids and changelog topic.
+    `name` names its consumer group, transactional ids and changelog topic;
+    `inputs` are the topics it reads, `outputs` those it writes (besides
+    dead letters and its changelog: what its Kafka user is allowed).
     All `inputs` must have the same partition count: partition N of every
     input, and of the changelog, belong to the same task. Subclasses set
     `name`, `inputs` (and `stateful` if they keep state) and implement
@@ -24,6 +26,7 @@ class Processor:
 
     name: str
     inputs: tuple[str, ...]
+    outputs: tuple[str, ...] = ()
     stateful: bool = False
 
     def process(self, record: Record, state: PartitionState) -> Iterable[Output]:

@@ -34,6 +34,23 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localkafka.Kafka
 
 
 @pytest.fixture(scope="session")
+def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localkafka.KafkaCluster]:
+    """A broker of our own that serves SASL/SCRAM with ACLs (OMS_KAFKA_SASL=1's),
+    on free ports whatever OMS_KAFKA_BOOTSTRAP says: the shared broker stays
+    plaintext. Its admin's client properties: `client_properties`."""
+    cluster = localkafka.KafkaCluster(
+        brokers=1,
+        port=free_port_block(2),
+        data_dir=Path(os.environ.get("OMS_DATA_DIR") or Path(__file__).resolve().parent.parent / ".oms-data"),
+        num_partitions=3,
+        sasl=True,
+        admin_properties=tmp_path_factory.mktemp("sasl") / "admin.properties",
+    )
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def bootstrap(kafka: localkafka.KafkaService) -> str:
     return kafka.bootstrap_servers
 

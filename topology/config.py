@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -91,6 +91,46 @@ class Config(BaseSettings):
         description="a librdkafka properties file (`key=value` lines) whose settings every Kafka client of every service takes"
         " (security settings of your own cluster, for example)",
         json_schema_extra={**_section("Kafka"), "default_text": "unset"},
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
+        None,
+        description="how every Kafka client reaches the cluster (librdkafka's `security.protocol`): `PLAINTEXT`,"
+        " `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`",
+        json_schema_extra={**_section("Kafka"), "default_text": "`PLAINTEXT` (or the config file's)"},
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None,
+        description="the SASL mechanism (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`); needs a `SASL_*` protocol",
+        json_schema_extra={**_section("Kafka"), "default_text": "unset"},
+    )
+    kafka_sasl_username: str | None = Field(
+        None,
+        min_length=1,
+        description="the SASL user every Kafka client of the process logs in as (the launcher sets one per service"
+        " with `OMS_KAFKA_SASL=1`)",
+        json_schema_extra={**_section("Kafka"), "default_text": "unset"},
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None,
+        description="that user's password (never printed or logged)",
+        json_schema_extra={**_section("Kafka"), "default_text": "unset"},
+    )
+    kafka_ssl_ca_location: FilePath | None = Field(
+        None,
+        description="a PEM file of the CA certificates that sign the brokers' (`SSL` and `SASL_SSL`)",
+        json_schema_extra={**_section("Kafka"), "default_text": "unset: the system's CAs"},
+    )
+    kafka_sasl: bool = Field(
+        False,
+        description="`1`: the local broker serves SASL/SCRAM-SHA-512 with ACLs, and each service runs as its own"
+        " user with least privilege (operators' admin client settings: `$OMS_DATA_DIR/kafka/admin.properties`)",
+        json_schema_extra=_section("Kafka"),
+    )
+    kafka_fix_topic_configs: bool = Field(
+        False,
+        description="`1`: at start-up, fix the configs of existing topics that would lose events (retention, cleanup"
+        " policy) on an existing cluster too, instead of refusing to start (always done on the local broker)",
+        json_schema_extra=_section("Kafka"),
     )
     partitions: int = Field(
         3,
@@ -366,6 +406,19 @@ class Config(BaseSettings):
     def auth(self) -> bool:
         return bool(self.auth_jwt_secret) or self.auth_jwt_public_key is not None
 
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kafka_security_fits_together(self) -> Config:
+        # On the merged client properties, so a config file may supply a part.
+        problems = security_problems(self.kafka_properties)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -418,8 +471,20 @@ class Config(BaseSettings):
 
     @property
     def kafka_properties(self) -> dict[str, str]:
-        """What every Kafka client takes on top of its own settings."""
-        return read_properties(self.kafka_config_file) if self.kafka_config_file else {}
+        """What every Kafka client takes on top of its own settings: the
+        config file's properties, overridden by the OMS_KAFKA_* security
+        variables that are set."""
+        properties = read_properties(self.kafka_config_file) if self.kafka_config_file else {}
+        for key, value in (
+            ("security.protocol", self.kafka_security_protocol),
+            ("sasl.mechanism", self.kafka_sasl_mechanism),
+            ("sasl.username", self.kafka_sasl_username),
+            ("sasl.password", self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None),
+            ("ssl.ca.location", str(self.kafka_ssl_ca_location) if self.kafka_ssl_ca_location else None),
+        ):
+            if value is not None:
+                properties[key] = value
+        return properties
 
     @property
     def kafka(self) -> Connection:
@@ -432,6 +497,41 @@ class Config(BaseSettings):
 
 class ConfigError(ValueError):
     """A setting has a value that is not accepted; the message says which."""
+
+
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+
+
+def security_problems(properties: Mapping[str, str]) -> list[str]:
+    """What does not fit together in a client's security properties (the
+    config file's merged with the OMS_KAFKA_* variables), in words that name
+    the variables; never a secret's value."""
+    protocol = properties.get("security.protocol", "PLAINTEXT").upper()
+    mechanism = properties.get("sasl.mechanism")
+    user, password = properties.get("sasl.username"), properties.get("sasl.password")
+    problems = []
+    if protocol in SASL_PROTOCOLS:
+        if mechanism is None:
+            problems.append(
+                f"security protocol {protocol} needs OMS_KAFKA_SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"
+            )
+        if mechanism is not None and mechanism.upper() != "GSSAPI" and (user is None or password is None):
+            problems.append(
+                f"SASL mechanism {mechanism} needs both OMS_KAFKA_SASL_USERNAME and OMS_KAFKA_SASL_PASSWORD"
+            )
+    else:
+        if mechanism is not None:
+            problems.append(
+                f"SASL mechanism {mechanism} needs OMS_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not {protocol}"
+            )
+        elif user is not None or password is not None:
+            problems.append(
+                f"a SASL user or password needs OMS_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not {protocol}"
+            )
+    if "ssl.ca.location" in properties and protocol not in TLS_PROTOCOLS:
+        problems.append(f"OMS_KAFKA_SSL_CA_LOCATION needs OMS_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL, not {protocol}")
+    return problems
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -452,6 +552,10 @@ def read_properties(path: Path) -> dict[str, str]:
     return properties
 
 
+# Fields whose values are never shown, not even in an error.
+SECRETS = frozenset({"kafka_sasl_password"})
+
+
 def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
@@ -460,13 +564,16 @@ def _explain(error: ValidationError, environ: Mapping[str, str] | None) -> str:
     source = os.environ if environ is None else environ
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
+        accepted = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:  # settings that do not fit together; the message names them
+            lines.append(accepted)
+            continue
+        field = str(problem["loc"][0])
         name = env_name(field)
         if problem["type"] == "extra_forbidden":
             lines.append(f"{field}: not a setting of oms")
             continue
-        value = source.get(name, problem.get("input"))
-        accepted = problem["msg"].removeprefix("Value error, ")
+        value = "<secret>" if field in SECRETS else source.get(name, problem.get("input"))
         lines.append(f"{name}={value!r} is not accepted: {accepted}")
     return "; ".join(lines)
 

@@ -12,6 +12,12 @@ listens on base + 10 * instance + the slot of its kind (its place in
 `SERVICES`), so with OMS_INSTANCES=N every process on one machine has a port
 of its own: 9400 gateway-0, 9401 order-details-0, ..., 9410 gateway-1, and
 so on. A base of 0 picks any free port.
+
+Kafka permissions: each kind of service runs as its own Kafka user (with
+OMS_KAFKA_SASL=1) allowed only what `Service.permissions` lists: derived
+from its processors' inputs and outputs (plus dead letters, changelog,
+group and transactional-id prefix), and declared for what is no processor
+(the gateway's writes and views, the email sender's outbox).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 from aggregator.processor import AggregatorProcessor
 from notifications.processor import EmailJoinProcessor
 from routing.processor import OrderRoutingProcessor
+from streams.kafka import Permissions
 from streams.metrics import PORTS_PER_INSTANCE, block_port
 from streams.processor import Processor
 from topology.config import Config
@@ -56,6 +63,55 @@ class Service:
     kind: str
     argv: tuple[str, ...]
     processors: tuple[ProcessorSpec, ...] = ()
+    # What it does on Kafka besides running its processors.
+    declared: Callable[[Topics], Permissions] | None = None
+
+    def permissions(self, settings: Config) -> Permissions:
+        """All it may do on Kafka: least privilege for its user."""
+        topics = _topics(settings)
+        permissions = self.declared(topics) if self.declared else Permissions()
+        for spec in self.processors:
+            permissions |= processor_permissions(spec.build(settings), topics)
+        return permissions
+
+    def user(self, settings: Config) -> str:
+        """Its Kafka user (under the namespace, as its topics are)."""
+        return settings.topic(self.kind)
+
+
+def processor_permissions(processor: Processor, topics: Topics) -> Permissions:
+    """A processor reads its inputs and writes its outputs and dead letters in
+    transactions under its name, in its group; a stateful one also writes
+    its changelog and reads it back to restore its store."""
+    changelog = (topics.changelog(processor.name),) if processor.stateful else ()
+    return Permissions(
+        reads=frozenset((*processor.inputs, *changelog)),
+        writes=frozenset((*processor.outputs, topics.dead_letters, *changelog)),
+        groups=frozenset((topics.group(processor.name), *(f"{log}-restore" for log in changelog))),
+        transactional_id_prefixes=frozenset((topics.group(f"{processor.name}-"),)),
+    )
+
+
+# The email sender's consumer group (and its instances' prefix).
+SENDER_NAME = "email-sender"
+
+
+def _gateway(topics: Topics) -> Permissions:
+    """Commands append to the event log and the tables; the order view
+    (a shared group) and the tables view (a group per instance) read back."""
+    tables_and_logs = {topics.orders, topics.customers, topics.payments}
+    return Permissions(
+        reads=frozenset({*tables_and_logs, topics.inventory_levels}),
+        writes=frozenset({*tables_and_logs, topics.warehouse_inventory}),
+        groups=frozenset({topics.group("order-view")}),
+        group_prefixes=frozenset({topics.group("tables-view-")}),
+    )
+
+
+def _email_sender(topics: Topics) -> Permissions:
+    """The sender reads the email requests, in its own group (it sends, it
+    writes nothing to Kafka)."""
+    return Permissions(reads=frozenset({topics.email_requests}), groups=frozenset({topics.group(SENDER_NAME)}))
 
 
 def _topics(settings: Config) -> Topics:
@@ -76,14 +132,24 @@ EMAIL_JOIN = ProcessorSpec(EmailJoinProcessor, lambda s: EmailJoinProcessor(_top
 CHECKS = {"order-details": ORDER_DETAILS, "fraud": FRAUD, "inventory": INVENTORY}
 
 SERVICES = (
-    Service("gateway", "gateway", ("-m", "gateway")),
+    Service("gateway", "gateway", ("-m", "gateway"), declared=_gateway),
     *(Service(check, spec.name, ("-m", "validators", check), (spec,)) for check, spec in CHECKS.items()),
     Service("aggregator", AGGREGATOR.name, ("-m", "aggregator"), (AGGREGATOR,)),
     Service("routing", ROUTING.name, ("-m", "routing"), (ROUTING,)),
-    Service("notifications", "notifications", ("-m", "notifications"), (EMAIL_JOIN,)),
+    Service("notifications", "notifications", ("-m", "notifications"), (EMAIL_JOIN,), declared=_email_sender),
 )
 
 PROCESSORS = tuple(spec for service in SERVICES for spec in service.processors)
+
+
+def service_of(processor_name: str) -> Service:
+    """The service that runs a processor."""
+    return next(service for service in SERVICES if processor_name in {spec.name for spec in service.processors})
+
+
+def service(name: str) -> Service:
+    return next(s for s in SERVICES if s.name == name)
+
 
 # Their changelog topics are created with the others.
 STATEFUL_PROCESSORS = tuple(spec.name for spec in PROCESSORS if spec.stateful)

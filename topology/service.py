@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from streams import logs
-from streams.kafka import ensure_topics
+from streams.kafka import ensure_topics, fix_topic_configs, topic_drift
 from streams.leveldb import LevelDbBackend
 from streams.metrics import MetricsServer, process_metrics, serve_metrics
 from streams.processor import Processor
 from streams.runner import ProcessorRunner
 from streams.service import begin_service, stop_on_signals
-from topology.config import Config
+from topology.config import EX_CONFIG, Config, env_name
 from topology.deadletters import DeadLetters
 from topology.metrics import OrderMetrics
-from topology.registry import STATEFUL_PROCESSORS, metrics_port
+from topology.registry import STATEFUL_PROCESSORS, Service, metrics_port, service_of
 from topology.topics import Topics
 
 
@@ -33,13 +35,48 @@ def start_metrics(service: str, settings: Config) -> MetricsServer:
     return serve_metrics(service, port, settings.instance_id, settings.namespace, host=settings.metrics_host)
 
 
-def create_topics(settings: Config) -> None:
-    ensure_topics(
-        settings.kafka,
-        Topics(settings.namespace).all(STATEFUL_PROCESSORS),
-        settings.partitions,
-        settings.topic_replication_factor,
-    )
+log = logging.getLogger(__name__)
+
+
+class TopicsWouldLoseEvents(RuntimeError):
+    """Existing topics have configs under which Kafka would delete events
+    (a retention limit, a cleanup policy), and they may not be changed."""
+
+
+def create_topics(settings: Config, *, fix: bool | None = None, service: Service | None = None) -> None:
+    """Creates the platform's topics that do not exist, then checks the
+    configs of those that do: a topic that would lose events is fixed when
+    `fix` (default: on the local broker, or with OMS_KAFKA_FIX_TOPIC_CONFIGS),
+    and is TopicsWouldLoseEvents otherwise. A service's process does so for
+    its own topics only (as its own Kafka user, it may see no other)."""
+    specs = Topics(settings.namespace).all(STATEFUL_PROCESSORS)
+    if service is not None:
+        own = service.permissions(settings).topics
+        specs = [spec for spec in specs if spec.name in own]
+    ensure_topics(settings.kafka, specs, settings.partitions, settings.topic_replication_factor)
+    drifts = topic_drift(settings.kafka, specs)
+    if not drifts:
+        return
+    if fix is None:
+        fix = settings.kafka_bootstrap is None or settings.kafka_fix_topic_configs
+    listed = "; ".join(str(drift) for drift in drifts)
+    if not fix:
+        raise TopicsWouldLoseEvents(
+            f"{len(drifts)} existing topic(s) would lose events: {listed}. Change these configs on the cluster, or set"
+            f" {env_name('kafka_fix_topic_configs')}=1 to let oms change them"
+        )
+    log.warning("%d existing topic(s) would lose events; changing their configs: %s", len(drifts), listed)
+    fix_topic_configs(settings.kafka, drifts)
+
+
+def create_topics_or_exit(settings: Config, *, fix: bool | None = None, service: Service | None = None) -> None:
+    """create_topics for a process's entry point: topics that would lose
+    events stop it with EX_CONFIG (which the supervisor does not restart)."""
+    try:
+        create_topics(settings, fix=fix, service=service)
+    except TopicsWouldLoseEvents as error:
+        log.error("refusing to start: %s", error)
+        raise SystemExit(EX_CONFIG) from None
 
 
 def build_runner(processor: Processor, settings: Config) -> ProcessorRunner:
@@ -68,6 +105,6 @@ def run_processor(processor: Processor, settings: Config) -> None:
     """The body of every processor's entry point."""
     begin(processor.name, settings)
     start_metrics(processor.name, settings)
-    create_topics(settings)
+    create_topics_or_exit(settings, service=service_of(processor.name))
     stop = stop_on_signals()
     build_runner(processor, settings).run(stop)

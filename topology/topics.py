@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from streams.topics import TopicSpec
 
@@ -82,21 +83,60 @@ class Topics:
         return self._n(processor_name)
 
     def all(self, stateful_processors: tuple[str, ...] = ()) -> list[TopicSpec]:
+        """Every topic, with the configs it must have. No event is ever
+        deleted: each topic below is either an event log kept forever or a
+        table kept compacted (the latest value of every key, forever)."""
         specs = [
-            TopicSpec(self.orders),
-            TopicSpec(self.order_validations),
-            TopicSpec(self.warehouse_inventory, compacted=True),
-            TopicSpec(self.inventory_levels, compacted=True),
-            TopicSpec(self.fraud_check_orders),
-            TopicSpec(self.inventory_check_orders),
-            TopicSpec(self.dead_letters),
-            TopicSpec(self.customers, compacted=True),
-            TopicSpec(self.payments),
-            TopicSpec(self.orders_by_customer),
-            TopicSpec(self.enriched_orders),
-            TopicSpec(self.payments_by_order),
-            TopicSpec(self.email_requests),
-            *(TopicSpec(self.level(level)) for level in CUSTOMER_LEVELS),
+            # The system of record: the gateway's view, every check, the
+            # aggregator and routing are rebuilt from it, and an order id
+            # is only known to be taken while its events are.
+            _event_log(self.orders),
+            # Payments are records too: the gateway's payments table and the
+            # email join are rebuilt from them.
+            _event_log(self.payments),
+            # Each check's verdict: the aggregator's input, and the audit of
+            # why an order was validated or failed. A verdict deleted before
+            # an aggregator that was down read it is an order never decided.
+            _event_log(self.order_validations),
+            # Re-key (repartition) topics: a stage reads what the stage before
+            # wrote. Deleted before it is read (the reader down for a week, a
+            # backlog), the order is lost between two stages; kept, it is
+            # also what a rebuilt stage replays.
+            _event_log(self.fraud_check_orders),
+            _event_log(self.inventory_check_orders),
+            _event_log(self.orders_by_customer),
+            _event_log(self.payments_by_order),
+            # Outputs others rebuild from: the level topics (dynamic routing)
+            # and enriched orders feed downstream readers and the email join.
+            *(_event_log(self.level(level)) for level in CUSTOMER_LEVELS),
+            _event_log(self.enriched_orders),
+            # The email sender's outbox: a sender down past the retention
+            # would never send the emails it had not sent yet.
+            _event_log(self.email_requests),
+            # What could not be processed, for an operator to read and replay:
+            # never deleted before someone looked at it.
+            _event_log(self.dead_letters),
+            # Tables: the latest value per key is the truth, and compaction
+            # never removes it (a time or size limit would).
+            _table(self.customers),
+            _table(self.warehouse_inventory),
+            _table(self.inventory_levels),
         ]
-        specs += [TopicSpec(self.changelog(p), compacted=True) for p in stateful_processors]
+        # Changelogs are the state stores' tables: a store lost is restored from them.
+        specs += [_table(self.changelog(p)) for p in stateful_processors]
         return specs
+
+
+# An event log: deleted by nothing, neither time nor size (and never
+# compacted, which would keep only the last event of each order).
+EVENT_LOG = MappingProxyType({"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"})
+# A table: the latest value of each key, kept for ever by compaction.
+TABLE = MappingProxyType({"cleanup.policy": "compact"})
+
+
+def _event_log(name: str) -> TopicSpec:
+    return TopicSpec(name, configs=EVENT_LOG)
+
+
+def _table(name: str) -> TopicSpec:
+    return TopicSpec(name, compacted=True, configs=TABLE)

@@ -42,6 +42,7 @@ class OrderDetailsProcessor(Processor):
     def __init__(self, topics: Topics) -> None:
         self.topics = topics
         self.inputs = (topics.orders,)
+        self.outputs = (topics.order_validations,)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         event = decode(record, ORDER_EVENTS)
@@ -66,6 +67,7 @@ class FraudProcessor(Processor):
     def __init__(self, topics: Topics) -> None:
         self.topics = topics
         self.inputs = (topics.orders, topics.fraud_check_orders)
+        self.outputs = (topics.fraud_check_orders, topics.order_validations)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.orders:
@@ -138,6 +140,7 @@ class InventoryProcessor(Processor):
     def __init__(self, topics: Topics) -> None:
         self.topics = topics
         self.inputs = (topics.orders, topics.inventory_check_orders, topics.warehouse_inventory)
+        self.outputs = (topics.inventory_check_orders, topics.order_validations, topics.inventory_levels)
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
         if record.topic == self.topics.orders:

@@ -8,7 +8,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import grpc
@@ -24,6 +24,7 @@ from streams.metrics import PORTS_PER_INSTANCE
 from tests.support.ports import free_port_block
 from topology.config import Config
 from topology.registry import metrics_port
+from topology.security import as_admin, provision_service_users
 from topology.service import create_topics
 
 
@@ -37,10 +38,16 @@ class Platform:
         partitions: int = 3,
         instances: int = 1,
         credentials: grpc.ChannelCredentials | None = None,
+        sasl: bool = False,
+        admin: Mapping[str, str] | None = None,
     ) -> None:
         """`credentials`: how the test's own channels reach a platform with
         TLS on (OMS_TLS_* in env): TLS, with a client certificate for the
-        peer ports the readiness checks use, and a token if auth is on."""
+        peer ports the readiness checks use, and a token if auth is on.
+        `sasl`: the broker serves SASL/SCRAM with ACLs; the platform then
+        acts as the launcher does: topics are made as the admin (whose client
+        properties `admin` holds) and every kind of service runs as its own
+        user, with its own credentials and nothing more."""
         self.namespace = f"t{uuid.uuid4().hex[:10]}."
         # The front door, then each gateway instance's own (peer) port.
         self.port = free_port_block(1 + instances)
@@ -60,7 +67,14 @@ class Platform:
         # The services' own settings: topics the test creates must match what
         # they would have created (replication factor included).
         self.settings = Config.load(self.env)
-        specs = service_specs(instances)
+        credentials = None
+        if sasl:
+            if admin is None:
+                raise ValueError("sasl=True needs the admin's client properties")
+            self.settings = as_admin(self.settings, bootstrap, admin)
+            credentials = provision_service_users(self.settings)
+        self.credentials = credentials or {}
+        specs = service_specs(instances, credentials)
         if services is not None:
             wanted = set(services)
             specs = [s for s in specs if s.name in wanted]

@@ -8,6 +8,7 @@ import pytest
 
 from streams import kafka
 from streams.kafka import Connection
+from streams.topics import TopicDrift, TopicSpec
 
 PROPERTIES = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.password": "s3cret"}
 
@@ -40,6 +41,10 @@ CLIENTS = {
     "CommittingConsumer": lambda c: kafka.CommittingConsumer(c, "group", ["t"]),
     "ViewConsumer": lambda c: kafka.ViewConsumer(c, "group", ["t"], lambda _t, _p: None),
     "TransactionalIO": lambda c: kafka.TransactionalIO(c, "group", "tx", ["t"], print, print),
+    "topic_drift": lambda c: kafka.topic_drift(c, [TopicSpec("orders", configs={"retention.ms": "-1"})]),
+    "fix_topic_configs": lambda c: kafka.fix_topic_configs(c, [TopicDrift("orders", {"retention.ms": ("1", "-1")})]),
+    "set_scram_users": lambda c: kafka.set_scram_users(c, {"user": "password"}),
+    "grant": lambda c: kafka.grant(c, "user", kafka.Permissions(reads=frozenset({"orders"}))),
 }
 
 

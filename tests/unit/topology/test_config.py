@@ -93,11 +93,18 @@ def test_every_bad_value_is_reported_at_once() -> None:
 
 def test_kafka_properties_come_from_the_config_file(tmp_path: Path) -> None:
     properties = tmp_path / "client.properties"
-    properties.write_text("# a comment\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=SCRAM-SHA-512\n")
+    properties.write_text(
+        "# a comment\nsecurity.protocol = SASL_SSL\n\nsasl.mechanism=SCRAM-SHA-512\nsasl.username=u\nsasl.password=p\n"
+    )
 
     config = Config.load({"OMS_KAFKA_CONFIG_FILE": str(properties)})
 
-    assert config.kafka_properties == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"}
+    assert config.kafka_properties == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "u",
+        "sasl.password": "p",
+    }
     assert config.kafka.properties == config.kafka_properties
     assert config.kafka.bootstrap_servers == "127.0.0.1:9092"
 

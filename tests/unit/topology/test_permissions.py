@@ -1,0 +1,92 @@
+"""Least privilege: what each kind of service may do on Kafka, derived from
+its processors and declared for the rest, written out here in full."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
+
+from streams.kafka import Permissions
+from topology.config import Config
+from topology.registry import SERVICES, service
+
+SETTINGS = Config.load({"OMS_NAMESPACE": "ns."})
+
+
+def names(*topics: str) -> frozenset[str]:
+    return frozenset(f"ns.{topic}" for topic in topics)
+
+
+def test_the_fraud_check_reads_and_writes_only_its_own_topics() -> None:
+    assert service("fraud").permissions(SETTINGS) == Permissions(
+        reads=names("orders", "fraud-check-orders", "fraud-check-changelog"),
+        writes=names("fraud-check-orders", "order-validations", "dead-letters", "fraud-check-changelog"),
+        groups=names("fraud-check", "fraud-check-changelog-restore"),
+        transactional_id_prefixes=names("fraud-check-"),
+    )
+
+
+def test_the_aggregator_is_the_only_processor_that_writes_orders() -> None:
+    writers = {s.name for s in SERVICES if "ns.orders" in s.permissions(SETTINGS).writes}
+
+    assert writers == {"gateway", "aggregator"}
+
+
+def test_the_gateway_writes_the_event_log_and_tables_and_reads_its_views() -> None:
+    assert service("gateway").permissions(SETTINGS) == Permissions(
+        reads=names("orders", "customers", "payments", "inventory-levels"),
+        writes=names("orders", "customers", "payments", "warehouse-inventory"),
+        groups=names("order-view"),
+        group_prefixes=names("tables-view-"),
+    )
+
+
+def test_the_email_service_has_the_join_and_the_senders_outbox() -> None:
+    permissions = service("notifications").permissions(SETTINGS)
+
+    assert permissions.reads == names(
+        "payments", "payments-by-order", "enriched-orders", "email-join-changelog", "email-requests"
+    )
+    assert permissions.writes == names("payments-by-order", "email-requests", "dead-letters", "email-join-changelog")
+    assert permissions.groups == names("email-join", "email-join-changelog-restore", "email-sender")
+
+
+def test_routing_writes_every_level_topic() -> None:
+    assert (
+        names("platinum", "gold", "silver", "bronze", "enriched-orders")
+        <= service("routing").permissions(SETTINGS).writes
+    )
+
+
+def test_each_kind_of_service_has_a_user_of_its_own() -> None:
+    users = [s.user(SETTINGS) for s in SERVICES]
+
+    assert len(set(users)) == len(SERVICES) and "ns.fraud-check" in users
+
+
+def test_the_acls_allow_exactly_the_permissions() -> None:
+    permissions = Permissions(
+        reads=frozenset({"in"}),
+        writes=frozenset({"out"}),
+        groups=frozenset({"g"}),
+        transactional_id_prefixes=frozenset({"tx-"}),
+    )
+
+    acls = {
+        (acl.restype, acl.name, acl.resource_pattern_type, acl.operation, acl.principal)
+        for acl in permissions.acls("u")
+    }
+
+    topic, group, tx = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID
+    literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+    op = AclOperation
+    assert acls == {
+        (topic, "in", literal, op.READ, "User:u"),
+        (topic, "in", literal, op.DESCRIBE, "User:u"),
+        (topic, "in", literal, op.DESCRIBE_CONFIGS, "User:u"),
+        (topic, "out", literal, op.WRITE, "User:u"),
+        (topic, "out", literal, op.DESCRIBE, "User:u"),
+        (topic, "out", literal, op.DESCRIBE_CONFIGS, "User:u"),
+        (group, "g", literal, op.READ, "User:u"),
+        (tx, "tx-", prefixed, op.WRITE, "User:u"),
+        (tx, "tx-", prefixed, op.DESCRIBE, "User:u"),
+    }
