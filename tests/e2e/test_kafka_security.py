@@ -39,7 +39,7 @@ def platform(
 
 
 def test_every_service_runs_as_its_own_user(platform: Platform) -> None:
-    users = {name: env["OMS_KAFKA_SASL_USERNAME"] for name, env in platform.credentials.items()}
+    users = {name: env["OMS_KAFKA_SASL_USERNAME"] for name, env in platform.kafka_users.items()}
 
     assert len(set(users.values())) == len(users) == 7
     for process, pid in platform.supervisor.pids().items():  # "fraud-0": the fraud check's instance 0

@@ -67,14 +67,15 @@ class Platform:
         # The services' own settings: topics the test creates must match what
         # they would have created (replication factor included).
         self.settings = Config.load(self.env)
-        credentials = None
+        users = None
         if sasl:
             if admin is None:
                 raise ValueError("sasl=True needs the admin's client properties")
             self.settings = as_admin(self.settings, bootstrap, admin)
-            credentials = provision_service_users(self.settings)
-        self.credentials = credentials or {}
-        specs = service_specs(instances, credentials)
+            users = provision_service_users(self.settings)
+        # Each service kind's Kafka user (its environment), with sasl.
+        self.kafka_users = users or {}
+        specs = service_specs(instances, users)
         if services is not None:
             wanted = set(services)
             specs = [s for s in specs if s.name in wanted]
