@@ -143,6 +143,7 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
         projector.caught_up.is_set,
         lambda: projector.current,
         tables_healthy=lambda: not tables.failed.is_set(),
+        orders_topic=topics.orders,
     )
 
     def start() -> None:

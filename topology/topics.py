@@ -24,6 +24,11 @@ class Topics:
         return self._n("orders")
 
     @property
+    def order_commands(self) -> str:
+        """Cancel and ship requests (key: order id, co-partitioned with `orders`)."""
+        return self._n("order-commands")
+
+    @property
     def order_validations(self) -> str:
         return self._n("order-validations")
 
@@ -84,6 +89,7 @@ class Topics:
     def all(self, stateful_processors: tuple[str, ...] = ()) -> list[TopicSpec]:
         specs = [
             TopicSpec(self.orders),
+            TopicSpec(self.order_commands),
             TopicSpec(self.order_validations),
             TopicSpec(self.warehouse_inventory, compacted=True),
             TopicSpec(self.inventory_levels, compacted=True),

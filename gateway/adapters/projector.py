@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
-from gateway.adapters.view import View, order_key, stock_key
+from gateway.adapters.view import View, history_key, history_value, order_key, stock_key
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2
 from orders import codec
 from streams.kafka import ViewConsumer
 from streams.records import Record
@@ -53,6 +53,10 @@ def project_batch(
             if before is not None and order_pb2.Order.FromString(before).version >= event.version:
                 continue
             changes[key] = event.order.SerializeToString()
+            # The order's history grows in the same batch as its view.
+            changes[history_key(event.order_id, event.version)] = history_value(
+                record.partition, record.offset, history_event(event)
+            )
             if applied is not None:
                 applied(event.order)
         elif record.topic == topics.inventory_levels:
@@ -65,6 +69,33 @@ def project_batch(
                 continue
             changes[stock_key(level.product)] = record.value or b""
     return changes
+
+
+_KINDS = {
+    "placed": query_service_pb2.ORDER_EVENT_KIND_PLACED,
+    "validated": query_service_pb2.ORDER_EVENT_KIND_VALIDATED,
+    "failed": query_service_pb2.ORDER_EVENT_KIND_FAILED,
+    "cancelled": query_service_pb2.ORDER_EVENT_KIND_CANCELLED,
+    "shipped": query_service_pb2.ORDER_EVENT_KIND_SHIPPED,
+}
+
+
+def history_event(event: events_pb2.OrderEvent) -> query_service_pb2.OrderHistoryEvent:
+    """An order event as its history lists it."""
+    kind = event.WhichOneof("kind") or ""
+    entry = query_service_pb2.OrderHistoryEvent(
+        version=event.version,
+        occurred_at=event.occurred_at,
+        kind=_KINDS.get(kind, query_service_pb2.ORDER_EVENT_KIND_UNSPECIFIED),
+        state=event.order.state,
+    )
+    if kind == "validated":
+        entry.checks.extend(event.validated.checks)
+    elif kind == "failed":
+        entry.checks.extend(event.failed.checks)
+    elif kind == "cancelled":
+        entry.reason = event.cancelled.reason
+    return entry
 
 
 class Projector:

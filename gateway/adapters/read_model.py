@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from gateway.adapters.notifier import EndOffsets, Notifier, Watch
-from gateway.adapters.tables import customer_key, payment_key
+from gateway.adapters.tables import customer_key, decode_paid, paid_key, payment_key
 from gateway.adapters.view import View, order_key, stock_key
-from gateway.app.ports import Position, ReadModel, TopicPartition, Updates
+from gateway.app.ports import HistoryEntry, Position, ReadModel, TopicPartition, Updates
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2
@@ -39,7 +39,9 @@ class LevelDbReadModel(ReadModel):
         is_ready: Callable[[], bool],
         current: Callable[[], frozenset[TopicPartition]] = frozenset,
         tables_healthy: Callable[[], bool] = lambda: True,
+        orders_topic: str = "orders",
     ) -> None:
+        self._orders_topic = orders_topic
         self.view = view
         self.notifier = notifier
         # Partition counts by topic.
@@ -51,6 +53,9 @@ class LevelDbReadModel(ReadModel):
 
     def partition_of(self, topic: str, key: bytes) -> TopicPartition:
         return (topic, partition_for(key, self._partitions[topic]))
+
+    def partition_count(self, topic: str) -> int:
+        return self._partitions[topic]
 
     def holds(self, tp: TopicPartition) -> bool:
         return self.notifier.here(tp)
@@ -83,6 +88,13 @@ class LevelDbReadModel(ReadModel):
     def payment(self, payment_id: str) -> payments_pb2.Payment | None:
         raw = self.view.get_raw(payment_key(payment_id))
         return None if raw is None else payments_pb2.Payment.FromString(raw)
+
+    def paid(self, order_id: str) -> float:
+        return decode_paid(self.view.get_raw(paid_key(order_id))) / 100
+
+    def order_events(self, order_id: str) -> list[HistoryEntry]:
+        topic = self._orders_topic
+        return [HistoryEntry(event, Position(topic, p, o)) for p, o, event in self.view.history(order_id)]
 
     @contextmanager
     def watch_order(self, order_id: str, tp: TopicPartition) -> Iterator[Updates[order_pb2.Order]]:

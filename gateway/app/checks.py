@@ -91,3 +91,9 @@ def payment_violations(payment_id: str, order_id: str, amount: float, currency: 
     if not CURRENCY.fullmatch(currency):
         violations.append(FieldViolation("currency", "must be an ISO 4217 code of three capital letters, such as EUR"))
     return violations
+
+
+def reason_violations(reason: str, field: str = "reason") -> list[FieldViolation]:
+    if len(reason) > MAX_TEXT_LENGTH or any(ord(c) < 32 for c in reason):
+        return [FieldViolation(field, f"must be at most {MAX_TEXT_LENGTH} characters, without control characters")]
+    return []

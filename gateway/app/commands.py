@@ -70,7 +70,30 @@ class GetOrder:
 
 @dataclass(frozen=True)
 class WatchOrder(GetOrder):
+    # Go on past VALIDATED, to FAILED, SHIPPED or CANCELLED.
+    until_closed: bool = False
+
+
+@dataclass(frozen=True)
+class ListOrderEvents(GetOrder):
     pass
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: str
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        checks.require(checks.order_id_violations(self.order_id) + checks.reason_violations(self.reason))
+
+
+@dataclass(frozen=True)
+class ShipOrder:
+    order_id: str
+
+    def __post_init__(self) -> None:
+        checks.require(checks.order_id_violations(self.order_id))
 
 
 @dataclass(frozen=True)

@@ -6,28 +6,31 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.app.commands import (
+    CancelOrder,
     GetCustomer,
     GetOrder,
     GetStock,
+    ListOrderEvents,
     PlaceOrder,
     RecordPayment,
     SetStock,
+    ShipOrder,
     UpsertCustomer,
     WatchOrder,
 )
-from gateway.app.errors import AlreadyExists, NotFound, Unavailable
-from gateway.app.ports import EventLog, Position, ReadModel, TopicPartition, Updates
+from gateway.app.errors import AlreadyExists, FailedPrecondition, NotFound, Precondition, Unavailable
+from gateway.app.ports import EventLog, HistoryEntry, Position, ReadModel, TopicPartition, Updates
 from gateway.app.writes import IdempotentWrites, Record, Written, record
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import events_pb2, order_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
-from orders.domain import Order, OrderDetails
+from orders.domain import Order, OrderDetails, cents
 from topology.topics import Topics
 
 
@@ -38,6 +41,9 @@ def _details_of(order: order_pb2.Order) -> OrderDetails:
 class Orders:
     """Places orders (the instance owning the order's partition writes them)
     and answers from the view of that instance."""
+
+    # How long CancelOrder and ShipOrder wait for the lifecycle processor.
+    APPLY_TIMEOUT_S = 15.0
 
     def __init__(
         self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, placed: Callable[[], None] = lambda: None
@@ -118,16 +124,161 @@ class Orders:
         return order
 
     async def watch(self, query: WatchOrder) -> AsyncIterator[order_pb2.Order]:
-        """The order now, then each change, until it is terminal."""
+        """The order now, then each change, until it is terminal (or, with
+        until_closed, closed)."""
+        ends = codec.CLOSED_STATES_PB if query.until_closed else codec.TERMINAL_STATES_PB
         # Registered before the first read, so no change can slip in between.
         with self._reads.watch_order(query.order_id, self.partition(query.order_id)) as updates:
             order = await self.get(query)
             yield order
-            while order.state not in codec.TERMINAL_STATES_PB:
+            while order.state not in ends:
                 newer = await updates.get()
                 if newer.version > order.version:
                     order = newer
                     yield order
+
+    async def events(self, query: ListOrderEvents) -> list[HistoryEntry]:
+        """The order's history, oldest first."""
+        await self.get(query)  # NOT_FOUND, and read-your-writes, as GetOrder
+        return self._reads.order_events(query.order_id)
+
+    async def cancel(self, command: CancelOrder) -> Changed:
+        """CREATED or VALIDATED -> CANCELLED, through the order's lifecycle
+        processor (the aggregator): the one writer of an order's events after
+        its placement, so a verdict and a cancel can never both be written."""
+
+        def check(order: order_pb2.Order) -> None:
+            if order.state not in _CANCELLABLE:
+                raise _not_allowed(order, "cancelled")
+
+        def request(_order: order_pb2.Order) -> events_pb2.OrderCommand:
+            return events_pb2.OrderCommand(
+                order_id=command.order_id,
+                cancel=events_pb2.CancelRequested(order_id=command.order_id, reason=command.reason),
+            )
+
+        return await self._change("cancel", command.order_id, order_pb2.ORDER_STATE_CANCELLED, check, request)
+
+    async def ship(self, command: ShipOrder) -> Changed:
+        """VALIDATED and paid in full -> SHIPPED, through the lifecycle processor."""
+        paid_now: dict[str, float] = {}
+
+        async def check(order: order_pb2.Order) -> None:
+            paid = await self._paid(order)
+            missing = codec.rehydrate(order).missing_for_shipment(paid)
+            if missing:
+                raise FailedPrecondition(
+                    f"order {order.order_id} cannot be shipped: " + "; ".join(m.description for m in missing),
+                    [Precondition(m.what, f"order/{order.order_id}", m.description) for m in missing],
+                )
+            paid_now["paid"] = paid
+
+        def request(_order: order_pb2.Order) -> events_pb2.OrderCommand:
+            return events_pb2.OrderCommand(
+                order_id=command.order_id,
+                ship=events_pb2.ShipRequested(order_id=command.order_id, paid=paid_now["paid"]),
+            )
+
+        return await self._change("shipment", command.order_id, order_pb2.ORDER_STATE_SHIPPED, check, request)
+
+    async def _paid(self, order: order_pb2.Order) -> float:
+        """What was paid for the order. Payments never decrease, so only a
+        total short of the amount needs the payments table caught up with
+        every partition (a payment acknowledged by another instance)."""
+        paid = self._reads.paid(order.order_id)
+        if cents(paid) < cents(order.quantity * order.price):
+            topic = self._topics.payments
+            await asyncio.gather(
+                *(self._reads.caught_up((topic, p)) for p in range(self._reads.partition_count(topic)))
+            )
+            paid = self._reads.paid(order.order_id)
+        return paid
+
+    async def _change(
+        self,
+        what: str,
+        order_id: str,
+        target: int,
+        check: Callable[[order_pb2.Order], Awaitable[None] | None],
+        request: Callable[[order_pb2.Order], events_pb2.OrderCommand],
+    ) -> Changed:
+        """Asks the lifecycle processor for a change: NOT_FOUND for an unknown
+        order; the order unchanged if it already is in `target`; the domain's
+        refusal as FAILED_PRECONDITION; otherwise writes the command to
+        `order-commands` and answers once the view shows the order closed
+        (in `target`, or refused by a verdict or change that came first)."""
+        self._require_ready()
+        tp = self.partition(order_id)
+        found: dict[str, order_pb2.Order] = {}
+
+        async def find() -> order_pb2.Order | None:
+            await self._reads.caught_up(tp)
+            order = self._reads.order(order_id)
+            if order is None:
+                raise NotFound("order", order_id, f"no order {order_id}")
+            if order.state == target:
+                return order
+            checked = check(order)
+            if checked is not None:
+                await checked
+            found["order"] = order
+            return None
+
+        def make() -> Record[order_pb2.Order]:
+            value = request(found["order"]).SerializeToString()
+            return Record(self._topics.order_commands, order_id.encode(), value)
+
+        # Registered before the write, so the change cannot slip by.
+        with self._reads.watch_order(order_id, tp) as updates:
+
+            async def settle(_position: Position, _record: Record[order_pb2.Order]) -> order_pb2.Order:
+                try:
+                    return await asyncio.wait_for(self._closed(order_id, updates), self.APPLY_TIMEOUT_S)
+                except TimeoutError:
+                    raise Unavailable(
+                        f"the {what} is recorded but the order's processor has not applied it yet", retry_after_s=2
+                    ) from None
+
+            written = await self._writes.write(what, order_id, tp, make, settle, find=find)
+        order = written.value
+        if order.state != target:
+            raise _not_allowed(order, "cancelled" if target == order_pb2.ORDER_STATE_CANCELLED else "shipped")
+        if not written.created:
+            return Changed(order, None, changed=False)
+        history = self._reads.order_events(order_id)
+        position = next((h.position for h in history if h.event.version == order.version), None)
+        return Changed(order, position, changed=True)
+
+    async def _closed(self, order_id: str, updates: Updates[order_pb2.Order]) -> order_pb2.Order:
+        order = self._reads.order(order_id)
+        while order is None or order.state not in codec.CLOSED_STATES_PB:
+            newer = await updates.get()
+            if order is None or newer.version > order.version:
+                order = newer
+        return order
+
+
+_CANCELLABLE = frozenset({order_pb2.ORDER_STATE_CREATED, order_pb2.ORDER_STATE_VALIDATED})
+
+
+def _not_allowed(order: order_pb2.Order, done: str) -> FailedPrecondition:
+    state = order_pb2.OrderState.Name(order.state).removeprefix("ORDER_STATE_")
+    description = f"the order is {state}"
+    return FailedPrecondition(
+        f"order {order.order_id} is {state} and cannot be {done}",
+        [Precondition("STATE", f"order/{order.order_id}", description)],
+    )
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What CancelOrder and ShipOrder answer: the order, where its change is
+    in `orders` (None if the call found it already changed), and whether
+    this call changed it."""
+
+    order: order_pb2.Order
+    position: Position | None
+    changed: bool
 
 
 class Inventory:

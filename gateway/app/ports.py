@@ -9,7 +9,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
 
 T = TypeVar("T", covariant=True)
@@ -26,6 +26,13 @@ class Position(NamedTuple):
     @property
     def tp(self) -> TopicPartition:
         return (self.topic, self.partition)
+
+
+class HistoryEntry(NamedTuple):
+    """One event of an order's history, and where it is in the log."""
+
+    event: query_service_pb2.OrderHistoryEvent
+    position: Position
 
 
 class EventLogError(Exception):
@@ -56,6 +63,9 @@ class ReadModel(abc.ABC):
     # -- where keys live, and what is here
     @abc.abstractmethod
     def partition_of(self, topic: str, key: bytes) -> TopicPartition: ...
+
+    @abc.abstractmethod
+    def partition_count(self, topic: str) -> int: ...
 
     @abc.abstractmethod
     def holds(self, tp: TopicPartition) -> bool:
@@ -98,6 +108,14 @@ class ReadModel(abc.ABC):
 
     @abc.abstractmethod
     def payment(self, payment_id: str) -> payments_pb2.Payment | None: ...
+
+    @abc.abstractmethod
+    def paid(self, order_id: str) -> float:
+        """The total of the payments recorded for an order (the payments table)."""
+
+    @abc.abstractmethod
+    def order_events(self, order_id: str) -> list[HistoryEntry]:
+        """The order's history as the view has it, oldest first."""
 
     # -- watches: registered before the first read, no change slips in between
     @abc.abstractmethod

@@ -16,13 +16,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from gateway.adapters.projector import history_event
 from gateway.app.errors import PartitionMoved
-from gateway.app.ports import EventLog, EventLogError, Position, ReadModel, TopicPartition, Updates
+from gateway.app.ports import EventLog, EventLogError, HistoryEntry, Position, ReadModel, TopicPartition, Updates
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
+from orders.domain import cents
 from streams.partitioning import partition_for
 from topology.topics import Topics
 
@@ -87,6 +89,7 @@ class InMemoryReadModel(ReadModel):
         self.levels: dict[str, inventory_pb2.InventoryLevel] = {}
         self.customers: dict[int, customers_pb2.Customer] = {}
         self.payments: dict[str, payments_pb2.Payment] = {}
+        self.history: dict[str, list[HistoryEntry]] = defaultdict(list)
         self.ready = True
         self.healthy = True
         # Partitions not held here (moved to another instance).
@@ -123,6 +126,7 @@ class InMemoryReadModel(ReadModel):
             before = self.orders.get(order.order_id)
             if before is None or before.version < order.version:
                 self.orders[order.order_id] = order
+                self.history[order.order_id].append(HistoryEntry(history_event(codec.decode_event(value)), position))
                 self._notify(("order", order.order_id), order)
         elif topic == self.topics.warehouse_inventory:
             stock = inventory_pb2.StockLevel.FromString(value)
@@ -165,6 +169,9 @@ class InMemoryReadModel(ReadModel):
     # -- the port
     def partition_of(self, topic: str, key: bytes) -> TopicPartition:
         return (topic, partition_for(key, self.partitions))
+
+    def partition_count(self, topic: str) -> int:
+        return self.partitions
 
     def holds(self, tp: TopicPartition) -> bool:
         return tp not in self.gone
@@ -209,6 +216,12 @@ class InMemoryReadModel(ReadModel):
 
     def payment(self, payment_id: str) -> payments_pb2.Payment | None:
         return self.payments.get(payment_id)
+
+    def paid(self, order_id: str) -> float:
+        return sum(cents(p.amount) for p in self.payments.values() if p.order_id == order_id) / 100
+
+    def order_events(self, order_id: str) -> list[HistoryEntry]:
+        return list(self.history.get(order_id, ()))
 
     @contextmanager
     def _watch(self, key: tuple[str, str], tp: TopicPartition) -> Iterator[_Queue[Any]]:
