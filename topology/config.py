@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -168,6 +168,17 @@ class Config(BaseSettings):
         description="unary calls one gateway instance serves at once; past it a call is shed: `RESOURCE_EXHAUSTED` at"
         " once, with a `RetryInfo` (streams and health checks are not counted)",
         json_schema_extra=_section("Gateway"),
+    )
+    page_token_key: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="the key (16 characters or more) that signs `ListOrders` page tokens and `WatchOrders` resume"
+        " tokens (HMAC-SHA256); every gateway instance must have the same one",
+        json_schema_extra={
+            **_section("Gateway"),
+            "default_text": "a random key made once in `OMS_DATA_DIR`/gateway/page-token.key, shared by the"
+            " instances of one data directory",
+        },
     )
 
     # Email

@@ -65,6 +65,12 @@ class Topics:
         return self._n("orders-by-customer")
 
     @property
+    def customer_orders(self) -> str:
+        """Every order event re-keyed by customer id (partitioned as `customers`):
+        the gateway's customer-keyed view of orders."""
+        return self._n("customer-orders")
+
+    @property
     def enriched_orders(self) -> str:
         return self._n("enriched-orders")
 
@@ -99,6 +105,7 @@ class Topics:
             TopicSpec(self.customers, compacted=True),
             TopicSpec(self.payments),
             TopicSpec(self.orders_by_customer),
+            TopicSpec(self.customer_orders),
             TopicSpec(self.enriched_orders),
             TopicSpec(self.payments_by_order),
             TopicSpec(self.email_requests),

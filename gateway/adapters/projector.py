@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
+from gateway.adapters import order_index
 from gateway.adapters.view import View, history_key, history_value, order_key, stock_key
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2
@@ -57,8 +58,12 @@ def project_batch(
             changes[history_key(event.order_id, event.version)] = history_value(
                 record.partition, record.offset, history_event(event)
             )
+            # And its lists (ListOrders without a customer), in the same batch.
+            changes.update(order_index.index_entries(record.partition, event.order))
             if applied is not None:
                 applied(event.order)
+        elif record.topic == topics.customer_orders:
+            _project_customer_change(record, changes, current)
         elif record.topic == topics.inventory_levels:
             try:
                 level = inventory_pb2.InventoryLevel.FromString(record.value or b"")
@@ -69,6 +74,28 @@ def project_batch(
                 continue
             changes[stock_key(level.product)] = record.value or b""
     return changes
+
+
+def _project_customer_change(record: Record, changes: Changes, current: Callable[[bytes], bytes | None]) -> None:
+    """An order event re-keyed by customer: the customer's list entry (the
+    latest version wins), and a change for WatchOrders at its offset."""
+    try:
+        event = codec.decode_event(record.value)
+    except codec.UndecodableEvent:
+        log.warning("skipping undecodable order event at %s[%d]@%d", record.topic, record.partition, record.offset)
+        return
+    customer_id = event.order.customer_id
+    key = order_index.entry(order_index.customer_prefix(customer_id), event.order)
+    before = changes.get(key) or current(key)
+    if before is not None and order_pb2.Order.FromString(before).version >= event.version:
+        return
+    changes[key] = event.order.SerializeToString()
+    change = query_service_pb2.WatchOrdersResponse(
+        order=event.order,
+        kind=_KINDS.get(event.WhichOneof("kind") or "", query_service_pb2.ORDER_EVENT_KIND_UNSPECIFIED),
+    )
+    changes[order_index.customer_change_key(customer_id, record.offset)] = change.SerializeToString()
+    changes[order_index.customer_latest_key(customer_id)] = order_index.encode_offset(record.offset)
 
 
 _KINDS = {
@@ -198,5 +225,7 @@ def order_projector(
     def project(records: list[Record], caught_up: bool) -> Changes:
         return project_batch(records, topics, view.get_raw, on_order if caught_up else None)
 
-    inputs = (topics.orders, topics.inventory_levels)
+    # customer-orders is partitioned as `customers`, with as many partitions as
+    # `orders`: the range assignor gives partition N of all three to one instance.
+    inputs = (topics.orders, topics.inventory_levels, topics.customer_orders)
     return Projector("projector", consumer_factory, view, inputs, project, on_progress, on_assigned)

@@ -51,6 +51,14 @@ def decode_history(value: bytes) -> tuple[int, int, query_service_pb2.OrderHisto
     return partition, offset, query_service_pb2.OrderHistoryEvent.FromString(value[_WHERE.size :])
 
 
+def _upper_bound(prefix: bytes) -> bytes | None:
+    """The least key above every key under prefix (None: there is none)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
 def _position_key(topic: str, partition: int) -> bytes:
     return _POSITION + topic.encode() + b"/" + struct.pack(">I", partition)
 
@@ -70,8 +78,12 @@ class View:
         """(partition, offset, event) of each event of the order, oldest first."""
         return [decode_history(value) for _key, value in self._db.iterator(prefix=history_prefix(order_id))]
 
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        return iter(self._db.iterator(prefix=prefix))
+    def scan(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Entries under prefix in key order, from start (a key under prefix) on."""
+        if start is None or start <= prefix:
+            return iter(self._db.iterator(prefix=prefix))
+        stop = _upper_bound(prefix)
+        return iter(self._db.iterator(start=start) if stop is None else self._db.iterator(start=start, stop=stop))
 
     def stock(self, product: str) -> inventory_pb2.InventoryLevel | None:
         raw = self._db.get(stock_key(product))

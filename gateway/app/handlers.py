@@ -15,19 +15,22 @@ from gateway.app.commands import (
     GetOrder,
     GetStock,
     ListOrderEvents,
+    ListOrders,
     PlaceOrder,
     RecordPayment,
     SetStock,
     ShipOrder,
     UpsertCustomer,
     WatchOrder,
+    WatchOrders,
 )
 from gateway.app.errors import AlreadyExists, FailedPrecondition, NotFound, Precondition, Unavailable
+from gateway.app.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Tokens, merge
 from gateway.app.ports import EventLog, HistoryEntry, Position, ReadModel, TopicPartition, Updates
 from gateway.app.writes import IdempotentWrites, Record, Written, record
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import events_pb2, order_pb2
+from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
 from orders.domain import Order, OrderDetails, cents
@@ -46,11 +49,17 @@ class Orders:
     APPLY_TIMEOUT_S = 15.0
 
     def __init__(
-        self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, placed: Callable[[], None] = lambda: None
+        self,
+        reads: ReadModel,
+        writes: IdempotentWrites,
+        topics: Topics,
+        placed: Callable[[], None] = lambda: None,
+        tokens: Tokens | None = None,
     ) -> None:
         self._reads = reads
         self._writes = writes
         self._topics = topics
+        self.tokens = tokens or Tokens(b"oms-page-token-key-for-tests-only")
         # Called once per OrderPlaced written (the orders placed metric).
         self._placed = placed
 
@@ -257,6 +266,74 @@ class Orders:
                 order = newer
         return order
 
+    # -- lists of orders (ListOrders) and a customer's changes (WatchOrders)
+    @property
+    def partition_topic(self) -> str:
+        return self._topics.orders
+
+    @property
+    def order_partitions(self) -> int:
+        return self._reads.partition_count(self._topics.orders)
+
+    def customer_partition(self, customer_id: int) -> TopicPartition:
+        return self._reads.partition_of(self._topics.customer_orders, str(customer_id).encode())
+
+    @staticmethod
+    def page_size(query: ListOrders) -> int:
+        return min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+    async def partition_page(self, query: ListOrders, partition: int) -> list[order_pb2.Order]:
+        """Up to page size + 1 orders of one partition of `orders`, held here,
+        after the query's page token: one part of a list without a customer.
+        Everything committed to the partition before the call is in it."""
+        self._require_ready()
+        cursor = self.tokens.cursor(query.scope, query.page_token)
+        await self._reads.caught_up((self._topics.orders, partition))
+        return self._reads.orders_page(partition, query.state, query.product, cursor, self.page_size(query) + 1)
+
+    def merged(self, query: ListOrders, parts: list[list[order_pb2.Order]]) -> query_service_pb2.ListOrdersResponse:
+        """A page from every partition's part, and the token of the next."""
+        orders, cursor = merge(parts, self.page_size(query))
+        token = "" if cursor is None else self.tokens.page(query.scope, cursor)
+        return query_service_pb2.ListOrdersResponse(orders=orders, next_page_token=token)
+
+    async def customer_page(self, query: ListOrders) -> query_service_pb2.ListOrdersResponse:
+        """A page of one customer's orders, from the customer-keyed view (on
+        the owner of the customer's partition: no fan-out). Every order event
+        committed before the call is in it: the routing processor has
+        re-keyed it and the view has caught up with the partition."""
+        self._require_ready()
+        cursor = self.tokens.cursor(query.scope, query.page_token)
+        await self._reads.rekeyed()
+        await self._reads.caught_up(self.customer_partition(query.customer_id))
+        orders = self._reads.customer_orders_page(
+            query.customer_id, query.state, query.product, cursor, self.page_size(query) + 1
+        )
+        return self.merged(query, [orders])
+
+    async def watch_customer(self, query: WatchOrders) -> AsyncIterator[query_service_pb2.WatchOrdersResponse]:
+        """Every change to the customer's orders after the call (first, a
+        response with only a resume token: the position at the call) or
+        after the resume token; each carries the token to resume after it."""
+        self._require_ready()
+        after = self.tokens.resumed_after(query.customer_id, query.resume_token)
+        with self._reads.watch_customer(query.customer_id, self.customer_partition(query.customer_id)) as updates:
+            if after is None:
+                after = self._reads.customer_latest(query.customer_id)
+                yield query_service_pb2.WatchOrdersResponse(resume_token=self.tokens.resume(query.customer_id, after))
+            while True:
+                for offset, change in self._reads.customer_changes(query.customer_id, after):
+                    change.resume_token = self.tokens.resume(query.customer_id, offset)
+                    yield change
+                    after = offset
+                await updates.get()
+
+    def resume_offset(self, query: WatchOrders, response: query_service_pb2.WatchOrdersResponse) -> int:
+        """The offset a response's token resumes after."""
+        offset = self.tokens.resumed_after(query.customer_id, response.resume_token)
+        assert offset is not None
+        return offset
+
 
 _CANCELLABLE = frozenset({order_pb2.ORDER_STATE_CREATED, order_pb2.ORDER_STATE_VALIDATED})
 
@@ -460,10 +537,16 @@ class App:
     payments: Payments
 
 
-def build_app(reads: ReadModel, log: EventLog, topics: Topics, placed: Callable[[], None] = lambda: None) -> App:
+def build_app(
+    reads: ReadModel,
+    log: EventLog,
+    topics: Topics,
+    placed: Callable[[], None] = lambda: None,
+    tokens: Tokens | None = None,
+) -> App:
     writes = IdempotentWrites(log, reads)
     return App(
-        Orders(reads, writes, topics, placed),
+        Orders(reads, writes, topics, placed, tokens),
         Inventory(reads, writes, topics),
         Customers(reads, log, topics),
         Payments(reads, writes, topics),

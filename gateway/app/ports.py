@@ -28,6 +28,10 @@ class Position(NamedTuple):
         return (self.topic, self.partition)
 
 
+# (placed_at in ms, order id): where a page of a newest-first list ended.
+Cursor = tuple[int, str]
+
+
 class HistoryEntry(NamedTuple):
     """One event of an order's history, and where it is in the log."""
 
@@ -117,9 +121,45 @@ class ReadModel(abc.ABC):
     def order_events(self, order_id: str) -> list[HistoryEntry]:
         """The order's history as the view has it, oldest first."""
 
+    # -- lists of orders, newest first (placed_at, then order id), after a cursor
+    @abc.abstractmethod
+    def orders_page(
+        self, partition: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        """Up to `limit` orders of one partition of `orders` (held here), in
+        `state` and of `product` where those are set (0, "": any)."""
+
+    @abc.abstractmethod
+    def customer_orders_page(
+        self, customer_id: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        """Up to `limit` orders of a customer (whose partition of
+        `customer-orders` is held here)."""
+
+    @abc.abstractmethod
+    def customer_changes(
+        self, customer_id: int, after_offset: int
+    ) -> list[tuple[int, query_service_pb2.WatchOrdersResponse]]:
+        """Each change to a customer's orders after an offset of its
+        `customer-orders` partition, with its offset, oldest first."""
+
+    @abc.abstractmethod
+    def customer_latest(self, customer_id: int) -> int:
+        """The offset of the latest change to a customer's orders here (-1: none)."""
+
+    @abc.abstractmethod
+    async def rekeyed(self) -> None:
+        """Returns once every order event committed to `orders` before the
+        call has been re-keyed to `customer-orders` (then `caught_up` with a
+        customer's partition reads it)."""
+
     # -- watches: registered before the first read, no change slips in between
     @abc.abstractmethod
     def watch_order(self, order_id: str, tp: TopicPartition) -> AbstractContextManager[Updates[order_pb2.Order]]: ...
+
+    @abc.abstractmethod
+    def watch_customer(self, customer_id: int, tp: TopicPartition) -> AbstractContextManager[Updates[int]]:
+        """The offset of each new change to the customer's orders."""
 
     @abc.abstractmethod
     def watch_stock(

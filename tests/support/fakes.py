@@ -18,10 +18,20 @@ from typing import Any, TypeVar
 
 from gateway.adapters.projector import history_event
 from gateway.app.errors import PartitionMoved
-from gateway.app.ports import EventLog, EventLogError, HistoryEntry, Position, ReadModel, TopicPartition, Updates
+from gateway.app.paging import newest_first
+from gateway.app.ports import (
+    Cursor,
+    EventLog,
+    EventLogError,
+    HistoryEntry,
+    Position,
+    ReadModel,
+    TopicPartition,
+    Updates,
+)
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
 from orders.domain import cents
@@ -90,6 +100,9 @@ class InMemoryReadModel(ReadModel):
         self.customers: dict[int, customers_pb2.Customer] = {}
         self.payments: dict[str, payments_pb2.Payment] = {}
         self.history: dict[str, list[HistoryEntry]] = defaultdict(list)
+        # Each customer's changes (the customer-keyed view), at offsets of one counter.
+        self.changes: dict[int, list[tuple[int, query_service_pb2.WatchOrdersResponse]]] = defaultdict(list)
+        self._change_offset = 0
         self.ready = True
         self.healthy = True
         # Partitions not held here (moved to another instance).
@@ -126,8 +139,13 @@ class InMemoryReadModel(ReadModel):
             before = self.orders.get(order.order_id)
             if before is None or before.version < order.version:
                 self.orders[order.order_id] = order
-                self.history[order.order_id].append(HistoryEntry(history_event(codec.decode_event(value)), position))
+                event = codec.decode_event(value)
+                self.history[order.order_id].append(HistoryEntry(history_event(event), position))
                 self._notify(("order", order.order_id), order)
+                change = query_service_pb2.WatchOrdersResponse(order=order, kind=history_event(event).kind)
+                self.changes[order.customer_id].append((self._change_offset, change))
+                self._notify(("customer", str(order.customer_id)), self._change_offset)
+                self._change_offset += 1
         elif topic == self.topics.warehouse_inventory:
             stock = inventory_pb2.StockLevel.FromString(value)
             before = self.levels.get(stock.product, inventory_pb2.InventoryLevel(product=stock.product))
@@ -222,6 +240,44 @@ class InMemoryReadModel(ReadModel):
 
     def order_events(self, order_id: str) -> list[HistoryEntry]:
         return list(self.history.get(order_id, ()))
+
+    def _page(
+        self, orders: list[order_pb2.Order], state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        chosen = sorted(
+            (o for o in orders if (not state or o.state == state) and (not product or o.product == product)),
+            key=newest_first,
+        )
+        if after is not None:
+            chosen = [o for o in chosen if newest_first(o) > (-after[0], after[1].encode())]
+        return chosen[:limit]
+
+    def orders_page(
+        self, partition: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        here = [o for o in self.orders.values() if partition_for(o.order_id.encode(), self.partitions) == partition]
+        return self._page(here, state, product, after, limit)
+
+    def customer_orders_page(
+        self, customer_id: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        theirs = [o for o in self.orders.values() if o.customer_id == customer_id]
+        return self._page(theirs, state, product, after, limit)
+
+    def customer_changes(
+        self, customer_id: int, after_offset: int
+    ) -> list[tuple[int, query_service_pb2.WatchOrdersResponse]]:
+        return [(offset, change) for offset, change in self.changes.get(customer_id, ()) if offset > after_offset]
+
+    def customer_latest(self, customer_id: int) -> int:
+        changes = self.changes.get(customer_id)
+        return changes[-1][0] if changes else -1
+
+    async def rekeyed(self) -> None:
+        await asyncio.sleep(0)
+
+    def watch_customer(self, customer_id: int, tp: TopicPartition) -> Any:
+        return self._watch(("customer", str(customer_id)), tp)
 
     @contextmanager
     def _watch(self, key: tuple[str, str], tp: TopicPartition) -> Iterator[_Queue[Any]]:
