@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 GRPCURL_VERSION := v1.9.3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test unit lint imports gen check-gen bench bench-quick clean
+.PHONY: setup run test unit lint imports breaking gen check-gen bench bench-quick clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ unit: $(VENV)/.installed
 
 # Contracts (buf), import boundaries (import-linter), style (ruff) and types
 # (mypy, on the server code). `make test` runs it first.
-lint: imports
+lint: imports breaking
 	$(BIN)/buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -43,6 +43,11 @@ lint: imports
 # Import boundaries (.importlinter): streams/ knows no domain, the domain does no I/O.
 imports: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(BIN)/lint-imports --no-logo
+
+# Contracts: no incompatible change (buf's FILE rules) to a published message
+# since the previous commit, the working tree's changes included.
+breaking:
+	$(BIN)/buf breaking --against '.git#ref=HEAD~1'
 
 gen: $(VENV)/.installed
 	PYTHON=$(BIN)/python scripts/gen-protos
