@@ -128,8 +128,12 @@ class AggregatorProcessor(Processor):
         or nothing when the guard refuses (the gateway then sees the state
         that refused it)."""
         pending = self.pending.get(state, command.order_id) or state_pb2.PendingVerdict()
-        if pending.decided:
+        if pending.decided and (pending.closed or not _adoptable(command)):
             return
+        if (pending.decided or not pending.HasField("order")) and _adoptable(command):
+            # Validated before this processor kept snapshots: the gateway's
+            # snapshot (caught up with the partition) stands in for its own.
+            pending = state_pb2.PendingVerdict(order=command.order)
         if not pending.HasField("order"):
             # The command overtook its order (the topics are read independently).
             pending.commands.append(command)
@@ -171,7 +175,7 @@ class AggregatorProcessor(Processor):
         if pending.HasField("deadline"):
             kept.deadline.CopyFrom(pending.deadline)
         if codec.state_from_pb(snapshot.state) in CLOSED_STATES:
-            kept.decided = True
+            kept.decided = kept.closed = True
             self._save(state, order_id, kept, now_ms + DECIDED_RETENTION_MS)
             return
         # Open (validated): kept, without a deadline, until a command closes it.
@@ -216,3 +220,8 @@ class AggregatorProcessor(Processor):
 
 
 _CREATED = codec.order_pb2.ORDER_STATE_CREATED
+
+
+def _adoptable(command: events_pb2.OrderCommand) -> bool:
+    """Whether a command carries the snapshot of a validated order."""
+    return command.HasField("order") and command.order.state == codec.order_pb2.ORDER_STATE_VALIDATED

@@ -234,7 +234,9 @@ class Orders:
             return None
 
         def make() -> Record[order_pb2.Order]:
-            value = request(found["order"]).SerializeToString()
+            command = request(found["order"])
+            command.order.CopyFrom(found["order"])
+            value = command.SerializeToString()
             return Record(self._topics.order_commands, order_id.encode(), value)
 
         # Registered before the write, so the change cannot slip by.

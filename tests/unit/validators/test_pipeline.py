@@ -456,3 +456,22 @@ def test_a_validated_order_is_remembered_until_it_is_closed_then_forgotten() -> 
 def aggregator_keys(pipeline: Pipeline) -> list[bytes]:
     backend = pipeline.driver.state(pipeline.aggregator)
     return [key for p in range(pipeline.driver.partitions) for key, _ in backend.scan(p, b"")]
+
+
+def test_a_validated_order_it_has_no_snapshot_of_is_taken_from_the_command() -> None:
+    """An order validated before the aggregator kept snapshots (its state
+    holds only a marker, then nothing): the gateway's snapshot stands in."""
+    pipeline = stocked_pipeline()
+    order = Order.place(OrderDetails("legacy-1", 1, "JUMPERS", 1, 10.0))
+    order.validate(checks=tuple(CheckOutcome(c, Result.PASS) for c in Check))
+    snapshot = codec.order_to_pb(order)
+    cancel = events_pb2.OrderCommand(cancel=events_pb2.CancelRequested(order_id="legacy-1"), order=snapshot)
+    created = events_pb2.OrderCommand(cancel=events_pb2.CancelRequested(order_id="late-1"), order=snapshot)
+    created.order.state = order_pb2.ORDER_STATE_CREATED
+
+    pipeline.command("legacy-1", cancel)
+    pipeline.command("late-1", created)
+    pipeline.let_timeouts_pass()
+
+    assert pipeline.kinds("legacy-1") == [("cancelled", 3)]
+    assert pipeline.kinds("late-1") == []  # a CREATED snapshot is no proof: it waits for its order

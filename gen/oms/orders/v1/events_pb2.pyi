@@ -69,14 +69,16 @@ class OrderShipped(_message.Message):
     def __init__(self, paid: _Optional[float] = ...) -> None: ...
 
 class OrderCommand(_message.Message):
-    __slots__ = ("order_id", "cancel", "ship")
+    __slots__ = ("order_id", "cancel", "ship", "order")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     SHIP_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     cancel: CancelRequested
     ship: ShipRequested
-    def __init__(self, order_id: _Optional[str] = ..., cancel: _Optional[_Union[CancelRequested, _Mapping]] = ..., ship: _Optional[_Union[ShipRequested, _Mapping]] = ...) -> None: ...
+    order: _order_pb2.Order
+    def __init__(self, order_id: _Optional[str] = ..., cancel: _Optional[_Union[CancelRequested, _Mapping]] = ..., ship: _Optional[_Union[ShipRequested, _Mapping]] = ..., order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ...) -> None: ...
 
 class CancelRequested(_message.Message):
     __slots__ = ("order_id", "reason")

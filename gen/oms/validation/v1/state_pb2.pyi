@@ -90,15 +90,17 @@ class Hold(_message.Message):
     def __init__(self, quantity: _Optional[int] = ..., state: _Optional[_Union[HoldState, str]] = ...) -> None: ...
 
 class PendingVerdict(_message.Message):
-    __slots__ = ("order", "outcomes", "deadline", "decided", "commands")
+    __slots__ = ("order", "outcomes", "deadline", "decided", "commands", "closed")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
     DECIDED_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
     order: _order_pb2.Order
     outcomes: _containers.RepeatedCompositeFieldContainer[_order_pb2.CheckOutcome]
     deadline: _timestamp_pb2.Timestamp
     decided: bool
     commands: _containers.RepeatedCompositeFieldContainer[_events_pb2.OrderCommand]
-    def __init__(self, order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ..., outcomes: _Optional[_Iterable[_Union[_order_pb2.CheckOutcome, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided: _Optional[bool] = ..., commands: _Optional[_Iterable[_Union[_events_pb2.OrderCommand, _Mapping]]] = ...) -> None: ...
+    closed: bool
+    def __init__(self, order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ..., outcomes: _Optional[_Iterable[_Union[_order_pb2.CheckOutcome, _Mapping]]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided: _Optional[bool] = ..., commands: _Optional[_Iterable[_Union[_events_pb2.OrderCommand, _Mapping]]] = ..., closed: _Optional[bool] = ...) -> None: ...
