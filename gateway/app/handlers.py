@@ -306,7 +306,10 @@ class Orders:
         re-keyed it and the view has caught up with the partition."""
         self._require_ready()
         cursor = self.tokens.cursor(query.scope, query.page_token)
-        await self._reads.rekeyed()
+        try:
+            await asyncio.wait_for(self._reads.rekeyed(), self.APPLY_TIMEOUT_S)
+        except TimeoutError:
+            raise Unavailable("the order routing has not re-keyed the latest orders by customer yet") from None
         await self._reads.caught_up(self.customer_partition(query.customer_id))
         orders = self._reads.customer_orders_page(
             query.customer_id, query.state, query.product, cursor, self.page_size(query) + 1
