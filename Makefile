@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 GRPCURL_VERSION := v1.9.3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test unit lint imports gen check-gen bench bench-quick clean
+.PHONY: setup run test unit lint imports breaking gen check-gen bench bench-quick clean
 
 # Every package is pinned with its hashes (requirements.lock: the services';
 # requirements-dev.lock: tests, lint, codegen, bench; scripts/lock makes both):
@@ -37,7 +37,7 @@ unit: $(VENV)/.installed
 
 # Contracts (buf), import boundaries (import-linter), style (ruff) and types
 # (mypy, on the server code). `make test` runs it first.
-lint: imports
+lint: imports breaking
 	$(BIN)/buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -46,6 +46,11 @@ lint: imports
 # Import boundaries (.importlinter): streams/ knows no domain, the domain does no I/O.
 imports: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(BIN)/lint-imports --no-logo
+
+# Contracts: no incompatible change (buf's FILE rules) to a published message
+# since the previous commit, the working tree's changes included.
+breaking:
+	$(BIN)/buf breaking --against '.git#ref=HEAD~1'
 
 gen: $(VENV)/.installed
 	PYTHON=$(BIN)/python scripts/gen-protos

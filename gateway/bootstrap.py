@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,12 +34,21 @@ from gateway.api.orders import OrderCommandService, OrderQueryService
 from gateway.api.payments import PaymentService
 from gateway.api.routing import Routes
 from gateway.app.handlers import App, build_app
+from gateway.app.paging import Tokens
 from gateway.app.ports import EventLog, ReadModel
 from oms.customers.v1 import customers_pb2, customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
-from streams.kafka import BrokerProbe, Publisher, ViewConsumer, admin_client, group_members, partition_count
+from streams.kafka import (
+    BrokerProbe,
+    GroupProgress,
+    Publisher,
+    ViewConsumer,
+    admin_client,
+    group_members,
+    partition_count,
+)
 from streams.metrics import Metrics, process_metrics
 from topology.config import Config
 from topology.grpc import GrpcMetricsInterceptor
@@ -123,6 +134,31 @@ class _Projection:
     ready: Callable[[], bool]
 
 
+def page_token_key(settings: Config) -> bytes:
+    """OMS_PAGE_TOKEN_KEY, or the data directory's own key, made once (the
+    instances of one data directory share it; a link makes the first one win)."""
+    if settings.page_token_key is not None:
+        return settings.page_token_key.get_secret_value().encode()
+    path = settings.data_dir / "gateway" / "page-token.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        draft.write_bytes(secrets.token_hex(32).encode())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_bytes().strip()
+
+
+# The routing processor's name (and consumer group): the gateway may not
+# import routing/ (import-linter), a unit test checks they agree.
+ROUTING_PROCESSOR = "order-routing"
+
+
 async def _leveldb_read_model(settings: Config, topics: Topics, address: str, metrics: Metrics) -> _Projection:
     """The view database, the order projector (the partitions of the view
     group assigned here) and the tables projector (every partition)."""
@@ -150,9 +186,11 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
         on_assigned=notifier.assigned_threadsafe,
     )
     tables = tables_projector(settings, view, notifier)
+    # How far the routing processor (which re-keys orders by customer) has read `orders`.
+    routing_progress = GroupProgress(settings.kafka, topics.group(ROUTING_PROCESSOR))
     partitions = {
         topic: await asyncio.to_thread(partition_count, settings.kafka, topic)
-        for topic in (topics.orders, topics.customers, topics.payments)
+        for topic in (topics.orders, topics.customers, topics.payments, topics.customer_orders)
     }
     # Stock is routed by the same partition count as orders.
     partitions[topics.inventory_levels] = partitions[topics.orders]
@@ -164,6 +202,8 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
         projector.caught_up.is_set,
         lambda: projector.current,
         tables_healthy=lambda: not tables.failed.is_set(),
+        orders_topic=topics.orders,
+        rekeyed_through=routing_progress.reached,
     )
 
     def start() -> None:
@@ -173,6 +213,7 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
     def stop() -> None:
         projector.stop()
         tables.stop()
+        routing_progress.close()
 
     return _Projection(
         read_model,
@@ -251,7 +292,13 @@ async def bootstrap(
     if projection is not None:
         closers.append(projection.close)
 
-    app = build_app(read_model, event_log, topics, placed=OrderMetrics.of(metrics).orders_placed.inc)
+    app = build_app(
+        read_model,
+        event_log,
+        topics,
+        placed=OrderMetrics.of(metrics).orders_placed.inc,
+        tokens=Tokens(page_token_key(settings)),
+    )
     add_services(server, app, Routes(router))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

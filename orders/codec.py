@@ -10,7 +10,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oms.orders.v1 import events_pb2, order_pb2
-from orders.domain import TERMINAL_STATES, Check, CheckOutcome, Order, OrderState, Result
+from orders.domain import CLOSED_STATES, TERMINAL_STATES, Check, CheckOutcome, Order, OrderState, Result
 
 # The domain's enums and the contract's, matched by name (CHECK_TYPE_FRAUD is
 # Check.FRAUD): a new check needs no entry here, only its value in order.proto.
@@ -26,6 +26,9 @@ _RESULT_TO_PB = {
 _CHECK_FROM_PB = {v: k for k, v in _CHECK_TO_PB.items()}
 # The terminal states (orders.domain.TERMINAL_STATES) as protobuf enum values.
 TERMINAL_STATES_PB = frozenset(_STATE_TO_PB[state] for state in TERMINAL_STATES)
+# The closed states (orders.domain.CLOSED_STATES) as protobuf enum values.
+CLOSED_STATES_PB = frozenset(_STATE_TO_PB[state] for state in CLOSED_STATES)
+_STATE_FROM_PB = {v: k for k, v in _STATE_TO_PB.items()}
 _RESULT_FROM_PB = {v: k for k, v in _RESULT_TO_PB.items()}
 
 
@@ -106,6 +109,10 @@ def _event_record(order: Order, domain_event: Order.Event) -> events_pb2.OrderEv
         record.validated.checks.extend(outcome_to_pb(c) for c in domain_event.checks)
     elif isinstance(domain_event, Order.Failed):
         record.failed.checks.extend(outcome_to_pb(c) for c in domain_event.checks)
+    elif isinstance(domain_event, Order.Cancelled):
+        record.cancelled.reason = domain_event.reason
+    elif isinstance(domain_event, Order.Shipped):
+        record.shipped.paid = domain_event.paid
     else:  # pragma: no cover - a new domain event without a record is a bug
         raise TypeError(f"no record for {type(domain_event).__name__}")
     return record
@@ -159,10 +166,19 @@ ORDER_EVENTS = _EventCodec()
 VALIDATIONS = _ValidationCodec()
 
 
+def state_from_pb(state: int) -> OrderState:
+    try:
+        return _STATE_FROM_PB[cast(order_pb2.OrderState, state)]
+    except KeyError as exc:
+        raise UndecodableEvent(f"unknown order state {state}") from exc
+
+
 def rehydrate(snapshot: order_pb2.Order) -> Order:
-    """The aggregate of a CREATED order from its snapshot, ready for a verdict."""
-    if snapshot.state != order_pb2.ORDER_STATE_CREATED or snapshot.version != 1:
-        raise ValueError(f"order {snapshot.order_id} is not freshly placed")
+    """The aggregate from its latest snapshot (an event's `order`), ready for
+    its next command: the placement replayed, then the snapshot's state,
+    checks, version and time of the last change."""
+    if snapshot.version < 1 or snapshot.state == order_pb2.ORDER_STATE_UNSPECIFIED:
+        raise ValueError(f"order {snapshot.order_id} has no snapshot to rehydrate")
     # The event's fields are made a dataclass's at run time, out of mypy's sight.
     fields: dict[str, Any] = {
         "originator_id": Order.create_id(snapshot.order_id),
@@ -175,5 +191,10 @@ def rehydrate(snapshot: order_pb2.Order) -> Order:
         "quantity": snapshot.quantity,
         "price": snapshot.price,
     }
-    placed = Order.Placed(**fields)
-    return placed.mutate(None)  # type: ignore[return-value]
+    order = cast(Order, Order.Placed(**fields).mutate(None))
+    if snapshot.version > 1:
+        order.state = state_from_pb(snapshot.state)
+        order.checks = tuple(outcome_from_pb(c) for c in snapshot.checks)
+        order.version = snapshot.version
+        order.modified_on = snapshot.updated_at.ToDatetime(tzinfo=UTC)
+    return order

@@ -17,7 +17,12 @@ class OrderState(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+# Where WatchOrder ends by default: the order has its verdict (or later).
 TERMINAL_STATES = frozenset({OrderState.VALIDATED, OrderState.FAILED, OrderState.SHIPPED, OrderState.CANCELLED})
+# Where an order's life ends: nothing can change it any more.
+CLOSED_STATES = frozenset({OrderState.FAILED, OrderState.SHIPPED, OrderState.CANCELLED})
+# Whence an order may be cancelled.
+CANCELLABLE_STATES = frozenset({OrderState.CREATED, OrderState.VALIDATED})
 
 
 class Check(StrEnum):
@@ -62,6 +67,38 @@ class OrderAlreadyDecided(Exception):
     """A verdict was asked of an order that already has one."""
 
 
+def cents(amount: float) -> int:
+    """Money compared in whole cents, so 0.1 + 0.2 pays 0.30."""
+    return round(amount * 100)
+
+
+class OrderNotCancellable(Exception):
+    """A cancel was asked of an order that is FAILED, SHIPPED or CANCELLED."""
+
+    def __init__(self, order_id: str, state: OrderState) -> None:
+        super().__init__(f"order {order_id} is {state} and cannot be cancelled")
+        self.order_id = order_id
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """One thing an order lacks to be shipped: `what` is "STATE" or
+    "PAYMENT", `description` says it for people."""
+
+    what: str
+    description: str
+
+
+class OrderNotShippable(Exception):
+    """A shipment was asked of an order that is not VALIDATED or not paid in full."""
+
+    def __init__(self, order_id: str, missing: tuple[Missing, ...]) -> None:
+        super().__init__(f"order {order_id} cannot be shipped: " + "; ".join(m.description for m in missing))
+        self.order_id = order_id
+        self.missing = missing
+
+
 class Order(Aggregate):
     """An order, identified by its client-chosen id."""
 
@@ -84,6 +121,12 @@ class Order(Aggregate):
 
     class Failed(Aggregate.Event):
         checks: tuple[CheckOutcome, ...]
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+
+    class Shipped(Aggregate.Event):
+        paid: float
 
     @event(Placed)
     def __init__(self, order_id: str, customer_id: int, product: str, quantity: int, price: float) -> None:
@@ -128,3 +171,25 @@ class Order(Aggregate):
         self._require_created()
         self.state = OrderState.FAILED
         self.checks = tuple(checks)
+
+    @event(Cancelled)
+    def cancel(self, reason: str) -> None:
+        if self.state not in CANCELLABLE_STATES:
+            raise OrderNotCancellable(self.order_id, self.state)
+        self.state = OrderState.CANCELLED
+
+    def missing_for_shipment(self, paid: float) -> tuple[Missing, ...]:
+        """What the order lacks to be shipped, given what was paid for it."""
+        missing = []
+        if self.state is not OrderState.VALIDATED:
+            missing.append(Missing("STATE", f"the order is {self.state}, not VALIDATED"))
+        if cents(paid) < cents(self.amount):
+            missing.append(Missing("PAYMENT", f"{paid:.2f} of {self.amount:.2f} paid"))
+        return tuple(missing)
+
+    @event(Shipped)
+    def ship(self, paid: float) -> None:
+        missing = self.missing_for_shipment(paid)
+        if missing:
+            raise OrderNotShippable(self.order_id, missing)
+        self.state = OrderState.SHIPPED

@@ -16,6 +16,10 @@ An order whose customer is not known yet waits `customer_grace_ms` for the
 customer (who may be upserted just after the order); a customer record that
 arrives in time releases it. After that it goes to the dead letters with the
 reason. All of it in the processor's transactions: exactly once.
+
+It also re-keys every order event (every state change, not only placements)
+by customer id to `customer-orders`, which the gateway projects into its
+customer-keyed view (ListOrders and WatchOrders by customer).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class OrderRoutingProcessor(Processor):
             topics.orders_by_customer,
             *(topics.level(level) for level in CUSTOMER_LEVELS),
             topics.enriched_orders,
+            topics.customer_orders,
         )
 
     def process(self, record: Record, state: PartitionState) -> Iterator[Output]:
@@ -84,6 +89,9 @@ class OrderRoutingProcessor(Processor):
 
     def _rekey(self, record: Record) -> Iterator[Output]:
         event = decode(record, ORDER_EVENTS)
+        # Every change of an order, re-keyed by customer, for the gateway's
+        # customer-keyed view (ListOrders and WatchOrders by customer).
+        yield Output(self.topics.customer_orders, customer_key(event.order.customer_id), record.value)
         if event.WhichOneof("kind") != "placed":
             return  # one routing per order, not one per state change
         order = event.order

@@ -297,6 +297,8 @@ class Permissions:
     groups: frozenset[str] = frozenset()
     group_prefixes: frozenset[str] = frozenset()
     transactional_id_prefixes: frozenset[str] = frozenset()
+    # Other users' groups whose committed offsets it may read (how far they got).
+    observed_groups: frozenset[str] = frozenset()
 
     def __or__(self, other: Permissions) -> Permissions:
         return Permissions(
@@ -305,6 +307,7 @@ class Permissions:
             self.groups | other.groups,
             self.group_prefixes | other.group_prefixes,
             self.transactional_id_prefixes | other.transactional_id_prefixes,
+            self.observed_groups | other.observed_groups,
         )
 
     @property
@@ -324,6 +327,9 @@ class Permissions:
             wanted += [(ResourceType.TOPIC, topic, literal, operation) for operation in operations]
         wanted += [(ResourceType.GROUP, group, literal, AclOperation.READ) for group in sorted(self.groups)]
         wanted += [(ResourceType.GROUP, prefix, prefixed, AclOperation.READ) for prefix in sorted(self.group_prefixes)]
+        wanted += [
+            (ResourceType.GROUP, group, literal, AclOperation.DESCRIBE) for group in sorted(self.observed_groups)
+        ]
         for prefix in sorted(self.transactional_id_prefixes):
             for operation in (AclOperation.WRITE, AclOperation.DESCRIBE):
                 wanted.append((ResourceType.TRANSACTIONAL_ID, prefix, prefixed, operation))
@@ -426,6 +432,77 @@ def group_members(
         )
         for member in description.members
     ]
+
+
+class GroupProgress:
+    """How far a consumer group has read some partitions.
+
+    A group's committed offsets count the records it consumed, not the
+    transaction markers after them: a partition whose last records are a
+    transaction's ends one or more offsets past the committed offset of a
+    group that read everything. So a partition counts as read once the
+    committed offset reaches the end, or once nothing but markers lies
+    between the two (a read_committed probe finds no record there)."""
+
+    def __init__(self, brokers: Brokers, group_id: str) -> None:
+        common = _common(brokers)
+        self._committed = Consumer({**common, "group.id": group_id, "enable.auto.commit": False})
+        self._probe = Consumer(
+            {
+                **common,
+                "group.id": f"{group_id}.progress-probe",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        self._lock = threading.Lock()
+
+    def reached(self, ends: Mapping[TopicPartitionKey, int], timeout_s: float = 10.0) -> bool:
+        """Whether the group has read every record before `ends` (blocking)."""
+        with self._lock:
+            wanted = [TopicPartition(t, p) for t, p in ends]
+            try:
+                found = self._committed.committed(wanted, timeout=timeout_s)
+            except KafkaException as exc:
+                raise StreamsError(f"committed offsets: {exc}") from exc
+            behind = {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset < ends[(tp.topic, tp.partition)]}
+            if not behind:
+                return True
+            return not self._records_before(behind, ends, timeout_s)
+
+    def _records_before(
+        self, starts: Mapping[TopicPartitionKey, int], ends: Mapping[TopicPartitionKey, int], timeout_s: float
+    ) -> bool:
+        """Whether a committed record lies in [start, end) of any partition."""
+        self._probe.assign([TopicPartition(t, p, max(start, 0)) for (t, p), start in starts.items()])
+        try:
+            remaining = set(starts)
+            deadline = time.monotonic() + timeout_s
+            while remaining:
+                message = self._probe.poll(min(1.0, max(0.01, deadline - time.monotonic())))
+                if message is None:
+                    if time.monotonic() > deadline:
+                        return True  # cannot tell: count it as not read yet
+                    continue
+                key = (str(message.topic()), int(message.partition() or 0))
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        _raise_for(error, "progress probe")
+                    remaining.discard(key)
+                    continue
+                if int(message.offset() or 0) < ends[key]:
+                    return True
+                remaining.discard(key)
+            return False
+        finally:
+            self._probe.unassign()
+
+    def close(self) -> None:
+        self._committed.close()
+        self._probe.close()
 
 
 def admin_client(brokers: Brokers) -> AdminClient:

@@ -209,6 +209,17 @@ class Config(BaseSettings):
         " once, with a `RetryInfo` (streams and health checks are not counted)",
         json_schema_extra=_section("Gateway"),
     )
+    page_token_key: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="the key (16 characters or more) that signs `ListOrders` page tokens and `WatchOrders` resume"
+        " tokens (HMAC-SHA256); every gateway instance must have the same one",
+        json_schema_extra={
+            **_section("Gateway"),
+            "default_text": "a random key made once in `OMS_DATA_DIR`/gateway/page-token.key, shared by the"
+            " instances of one data directory",
+        },
+    )
 
     # Gateway: exposure and limits
     grpc_host: str = Field(

@@ -97,21 +97,28 @@ SENDER_NAME = "email-sender"
 
 
 def _gateway(topics: Topics) -> Permissions:
-    """Commands append to the event log and the tables; the order view
-    (a shared group) and the tables view (a group per instance) read back."""
+    """Commands append to the event log, the order commands and the tables;
+    the order view (a shared group, which also reads the customer-keyed
+    order events) and the tables view (a group per instance) read back. A
+    list by customer asks how far the order routing has re-keyed."""
     tables_and_logs = {topics.orders, topics.customers, topics.payments}
     return Permissions(
-        reads=frozenset({*tables_and_logs, topics.inventory_levels}),
-        writes=frozenset({*tables_and_logs, topics.warehouse_inventory}),
+        reads=frozenset({*tables_and_logs, topics.inventory_levels, topics.customer_orders}),
+        writes=frozenset({*tables_and_logs, topics.warehouse_inventory, topics.order_commands}),
         groups=frozenset({topics.group("order-view")}),
         group_prefixes=frozenset({topics.group("tables-view-")}),
+        observed_groups=frozenset({topics.group(OrderRoutingProcessor.name)}),
     )
 
 
 def _email_sender(topics: Topics) -> Permissions:
-    """The sender reads the email requests, in its own group (it sends, it
-    writes nothing to Kafka)."""
-    return Permissions(reads=frozenset({topics.email_requests}), groups=frozenset({topics.group(SENDER_NAME)}))
+    """The sender reads the email requests, in its own group, and writes the
+    dead letters of emails it gives up."""
+    return Permissions(
+        reads=frozenset({topics.email_requests}),
+        writes=frozenset({topics.dead_letters}),
+        groups=frozenset({topics.group(SENDER_NAME)}),
+    )
 
 
 def _topics(settings: Config) -> Topics:

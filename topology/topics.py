@@ -25,6 +25,11 @@ class Topics:
         return self._n("orders")
 
     @property
+    def order_commands(self) -> str:
+        """Cancel and ship requests (key: order id, co-partitioned with `orders`)."""
+        return self._n("order-commands")
+
+    @property
     def order_validations(self) -> str:
         return self._n("order-validations")
 
@@ -61,6 +66,12 @@ class Topics:
         return self._n("orders-by-customer")
 
     @property
+    def customer_orders(self) -> str:
+        """Every order event re-keyed by customer id (partitioned as `customers`):
+        the gateway's customer-keyed view of orders."""
+        return self._n("customer-orders")
+
+    @property
     def enriched_orders(self) -> str:
         return self._n("enriched-orders")
 
@@ -91,6 +102,10 @@ class Topics:
             # aggregator and routing are rebuilt from it, and an order id
             # is only known to be taken while its events are.
             _event_log(self.orders),
+            # Cancel and ship requests: the aggregator, each order's one writer
+            # after placement, reads them; one deleted before it is read is a
+            # command acknowledged by nobody.
+            _event_log(self.order_commands),
             # Payments are records too: the gateway's payments table and the
             # email join are rebuilt from them.
             _event_log(self.payments),
@@ -105,6 +120,9 @@ class Topics:
             _event_log(self.fraud_check_orders),
             _event_log(self.inventory_check_orders),
             _event_log(self.orders_by_customer),
+            # Every order event by customer: the gateway's customer view (its
+            # lists and WatchOrders) is rebuilt from it.
+            _event_log(self.customer_orders),
             _event_log(self.payments_by_order),
             # Outputs others rebuild from: the level topics (dynamic routing)
             # and enriched orders feed downstream readers and the email join.

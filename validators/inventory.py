@@ -1,7 +1,8 @@
 """Inventory check: reserve warehouse stock for each order, or refuse it.
 
 An order passes when the stock not yet reserved covers it; its reservation is
-given back when the order fails. An order for a product that has no stock
+given back when the order fails or is cancelled, and leaves stock for good
+(quantity and reserved both drop) when it ships. Each happens once per order. An order for a product that has no stock
 record fails rather than waits.
 """
 
@@ -29,6 +30,7 @@ class HoldState(StrEnum):
     HELD = "HELD"
     RELEASED = "RELEASED"
     REFUSED = "REFUSED"
+    SHIPPED = "SHIPPED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,12 @@ def release(stock: Stock, hold: Hold | None, quantity: int) -> tuple[Stock, Hold
     if hold.state is not HoldState.HELD:
         return stock, hold
     return replace(stock, reserved=stock.reserved - hold.quantity), replace(hold, state=HoldState.RELEASED)
+
+
+def ship(stock: Stock, hold: Hold | None) -> tuple[Stock, Hold | None]:
+    """The units an order holds leave stock: quantity and reserved both drop,
+    once. Only a held reservation ships (a shipped order passed this check)."""
+    if hold is None or hold.state is not HoldState.HELD:
+        return stock, hold
+    after = replace(stock, quantity=stock.quantity - hold.quantity, reserved=stock.reserved - hold.quantity)
+    return after, replace(hold, state=HoldState.SHIPPED)

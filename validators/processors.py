@@ -123,6 +123,7 @@ _HOLD_TO_PB = {
     inventory.HoldState.HELD: state_pb2.HOLD_STATE_HELD,
     inventory.HoldState.RELEASED: state_pb2.HOLD_STATE_RELEASED,
     inventory.HoldState.REFUSED: state_pb2.HOLD_STATE_REFUSED,
+    inventory.HoldState.SHIPPED: state_pb2.HOLD_STATE_SHIPPED,
 }
 _HOLD_FROM_PB = {v: k for k, v in _HOLD_TO_PB.items()}
 
@@ -157,9 +158,13 @@ class InventoryProcessor(Processor):
             claim = state_pb2.InventoryClaim(
                 order_id=order.order_id, product=order.product, quantity=order.quantity, reserve=True
             )
-        elif kind == "failed":
+        elif kind in ("failed", "cancelled"):
             claim = state_pb2.InventoryClaim(
                 order_id=order.order_id, product=order.product, quantity=order.quantity, release=True
+            )
+        elif kind == "shipped":
+            claim = state_pb2.InventoryClaim(
+                order_id=order.order_id, product=order.product, quantity=order.quantity, ship=True
             )
         else:
             return
@@ -176,13 +181,17 @@ class InventoryProcessor(Processor):
         hold_key = (claim.product, claim.order_id)
         stored = self.holds.get(state, hold_key)
         hold = None if stored is None else inventory.Hold(stored.quantity, _HOLD_FROM_PB[stored.state])
-        if claim.WhichOneof("kind") == "reserve":
+        kind = claim.WhichOneof("kind")
+        new_hold: inventory.Hold | None
+        if kind == "reserve":
             outcome, after, new_hold = inventory.reserve(stock, hold, claim.product, claim.quantity)
             if outcome is not None:
                 yield validation(self.topics, claim.order_id, outcome)
+        elif kind == "ship":
+            after, new_hold = inventory.ship(stock, hold)
         else:
             after, new_hold = inventory.release(stock, hold, claim.quantity)
-        if new_hold != hold:
+        if new_hold is not None and new_hold != hold:
             self.holds.put(
                 state, hold_key, state_pb2.Hold(quantity=new_hold.quantity, state=_HOLD_TO_PB[new_hold.state])
             )

@@ -135,3 +135,15 @@ def test_percentiles() -> None:
     values = [float(v) for v in range(1, 101)]
     assert [_demo.percentile(values, p) for p in (50, 95, 99)] == [50.0, 95.0, 99.0]
     assert _demo.percentile([], 50) == 0.0
+
+
+def test_the_lifecycle_commands_parse() -> None:
+    cancel = parse("cancel", "order-1", "--reason", "changed my mind")
+    orders = parse("orders", "--customer", "42", "--state", "validated", "--limit", "3")
+
+    assert (cancel.order_id, cancel.reason) == ("order-1", "changed my mind")
+    assert parse("ship", "order-1").order_id == "order-1"
+    assert parse("history", "order-1").order_id == "order-1"
+    assert (orders.customer, orders.state, orders.product, orders.limit) == (42, "VALIDATED", None, 3)
+    with pytest.raises(SystemExit):
+        parse("orders", "--state", "sideways")

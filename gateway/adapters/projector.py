@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
-from gateway.adapters.view import View, order_key, stock_key
+from gateway.adapters import order_index
+from gateway.adapters.view import View, history_key, history_value, order_key, stock_key
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2
 from orders import codec
 from streams.kafka import ViewConsumer
 from streams.records import Record
@@ -53,8 +54,16 @@ def project_batch(
             if before is not None and order_pb2.Order.FromString(before).version >= event.version:
                 continue
             changes[key] = event.order.SerializeToString()
+            # The order's history grows in the same batch as its view.
+            changes[history_key(event.order_id, event.version)] = history_value(
+                record.partition, record.offset, history_event(event)
+            )
+            # And its lists (ListOrders without a customer), in the same batch.
+            changes.update(order_index.index_entries(record.partition, event.order))
             if applied is not None:
                 applied(event.order)
+        elif record.topic == topics.customer_orders:
+            _project_customer_change(record, changes, current)
         elif record.topic == topics.inventory_levels:
             try:
                 level = inventory_pb2.InventoryLevel.FromString(record.value or b"")
@@ -65,6 +74,55 @@ def project_batch(
                 continue
             changes[stock_key(level.product)] = record.value or b""
     return changes
+
+
+def _project_customer_change(record: Record, changes: Changes, current: Callable[[bytes], bytes | None]) -> None:
+    """An order event re-keyed by customer: the customer's list entry (the
+    latest version wins), and a change for WatchOrders at its offset."""
+    try:
+        event = codec.decode_event(record.value)
+    except codec.UndecodableEvent:
+        log.warning("skipping undecodable order event at %s[%d]@%d", record.topic, record.partition, record.offset)
+        return
+    customer_id = event.order.customer_id
+    key = order_index.entry(order_index.customer_prefix(customer_id), event.order)
+    before = changes.get(key) or current(key)
+    if before is not None and order_pb2.Order.FromString(before).version >= event.version:
+        return
+    changes[key] = event.order.SerializeToString()
+    change = query_service_pb2.WatchOrdersResponse(
+        order=event.order,
+        kind=_KINDS.get(event.WhichOneof("kind") or "", query_service_pb2.ORDER_EVENT_KIND_UNSPECIFIED),
+    )
+    changes[order_index.customer_change_key(customer_id, record.offset)] = change.SerializeToString()
+    changes[order_index.customer_latest_key(customer_id)] = order_index.encode_offset(record.offset)
+
+
+_KINDS = {
+    "placed": query_service_pb2.ORDER_EVENT_KIND_PLACED,
+    "validated": query_service_pb2.ORDER_EVENT_KIND_VALIDATED,
+    "failed": query_service_pb2.ORDER_EVENT_KIND_FAILED,
+    "cancelled": query_service_pb2.ORDER_EVENT_KIND_CANCELLED,
+    "shipped": query_service_pb2.ORDER_EVENT_KIND_SHIPPED,
+}
+
+
+def history_event(event: events_pb2.OrderEvent) -> query_service_pb2.OrderHistoryEvent:
+    """An order event as its history lists it."""
+    kind = event.WhichOneof("kind") or ""
+    entry = query_service_pb2.OrderHistoryEvent(
+        version=event.version,
+        occurred_at=event.occurred_at,
+        kind=_KINDS.get(kind, query_service_pb2.ORDER_EVENT_KIND_UNSPECIFIED),
+        state=event.order.state,
+    )
+    if kind == "validated":
+        entry.checks.extend(event.validated.checks)
+    elif kind == "failed":
+        entry.checks.extend(event.failed.checks)
+    elif kind == "cancelled":
+        entry.reason = event.cancelled.reason
+    return entry
 
 
 class Projector:
@@ -167,5 +225,7 @@ def order_projector(
     def project(records: list[Record], caught_up: bool) -> Changes:
         return project_batch(records, topics, view.get_raw, on_order if caught_up else None)
 
-    inputs = (topics.orders, topics.inventory_levels)
+    # customer-orders is partitioned as `customers`, with as many partitions as
+    # `orders`: the range assignor gives partition N of all three to one instance.
+    inputs = (topics.orders, topics.inventory_levels, topics.customer_orders)
     return Projector("projector", consumer_factory, view, inputs, project, on_progress, on_assigned)

@@ -13,7 +13,8 @@ requests wait for a log position the same way (gateway/adapters/read_model.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import struct
+from collections.abc import Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
@@ -22,6 +23,7 @@ from gateway.adapters.projector import Changes, Projector
 from gateway.adapters.view import View
 from oms.customers.v1 import customers_pb2
 from oms.payments.v1 import payments_pb2
+from orders.domain import cents
 from streams.kafka import ViewConsumer
 from streams.records import Record
 from topology.config import Config
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 _CUSTOMER = b"customer/"
 _PAYMENT = b"payment/"
+# The total paid per order id, in cents (8 bytes big-endian), kept with the payments.
+_PAID = b"paid/"
 
 
 def customer_key(customer_id: int) -> bytes:
@@ -42,8 +46,21 @@ def payment_key(payment_id: str) -> bytes:
     return _PAYMENT + payment_id.encode()
 
 
-def project_tables(records: Iterable[Record], topics: Topics) -> Changes:
-    """The view entries a batch changes: the latest record per key wins."""
+def paid_key(order_id: str) -> bytes:
+    return _PAID + order_id.encode()
+
+
+def decode_paid(raw: bytes | None) -> int:
+    """The total paid in cents."""
+    return 0 if raw is None else int(struct.unpack(">q", raw)[0])
+
+
+def project_tables(
+    records: Iterable[Record], topics: Topics, current: Callable[[bytes], bytes | None] = lambda _key: None
+) -> Changes:
+    """The view entries a batch changes: the latest record per key wins. A
+    payment id seen for the first time adds its amount to its order's total
+    (a payment id is recorded once; a repeat adds nothing)."""
     changes: Changes = {}
     for record in records:
         if not record.key:
@@ -60,10 +77,15 @@ def project_tables(records: Iterable[Record], topics: Topics) -> Changes:
         else:
             continue
         try:
-            message_type.FromString(record.value)
+            message = message_type.FromString(record.value)
         except DecodeError:
             log.warning("skipping an undecodable record at %s[%d]@%d", record.topic, record.partition, record.offset)
             continue
+        if isinstance(message, payments_pb2.Payment) and message.order_id:
+            if key not in changes and current(key) is None:
+                total = paid_key(message.order_id)
+                before = decode_paid(changes.get(total) or current(total))
+                changes[total] = struct.pack(">q", before + cents(message.amount))
         changes[key] = record.value
     return changes
 
@@ -87,6 +109,6 @@ def tables_projector(settings: Config, view: View, notifier: Notifier) -> Projec
         consumer,
         view,
         (topics.customers, topics.payments),
-        lambda records, _caught_up: project_tables(records, topics),
+        lambda records, _caught_up: project_tables(records, topics, view.get_raw),
         notifier.progress_threadsafe,
     )

@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from gateway.app.errors import (
     AlreadyExists,
     AppError,
+    FailedPrecondition,
     FieldViolation,
     InvalidRequest,
     NotFound,
@@ -59,6 +60,16 @@ def status_of(error: AppError) -> status_pb2.Status:
     if isinstance(error, AlreadyExists):
         reused = error_details_pb2.ErrorInfo(reason=error.reason, domain="oms", metadata=error.metadata)
         return _status(code_pb2.ALREADY_EXISTS, error.message, reused)
+    if isinstance(error, FailedPrecondition):
+        failure = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=v.type, subject=v.subject, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        return _status(code_pb2.FAILED_PRECONDITION, error.message, failure)
     if isinstance(error, Unavailable):  # PartitionMoved included
         return _status(code_pb2.UNAVAILABLE, error.message, _retry_info(error.retry_after_s))
     if isinstance(error, Overloaded):

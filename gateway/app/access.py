@@ -4,9 +4,10 @@ handlers apply. Nothing here knows tokens or gRPC: the edge
 the claims with `Principal.of_claims`.
 
 - `oms:admin` may call everything.
-- `oms:customer` (with its `customer_id`) may place, read and watch its own
-  orders, pay its own orders, read and update its own customer record, and
-  read stock. Anything else is PermissionDenied.
+- `oms:customer` (with its `customer_id`) may place, read, watch, list and
+  cancel its own orders (and watch their changes), pay its own orders, read
+  and update its own customer record, and read stock. Anything else (setting
+  stock, shipping, listing every customer's orders) is PermissionDenied.
 - A customer asking for an order that is not its own is answered exactly as
   for an order that does not exist (NotFound), so that a denied read leaks
   nothing of the order, not even that it exists. Where the request itself

@@ -128,3 +128,9 @@ def position_violations(position: tuple[int, int] | None, field: str = "min_posi
     if offset < 0:
         violations.append(FieldViolation(field + ".offset", "must be 0 or more"))
     return violations
+
+
+def reason_violations(reason: str, field: str = "reason") -> list[FieldViolation]:
+    if len(reason) > MAX_TEXT_LENGTH or not plain_text(reason):
+        return [FieldViolation(field, f"must be at most {MAX_TEXT_LENGTH} characters, {TEXT_RULE}")]
+    return []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gateway.app import checks
 from oms.customers.v1 import customers_pb2
+from oms.orders.v1 import order_pb2
 from orders.domain import OrderDetails
 
 # (partition, offset) in the orders topic: what a read waits for first.
@@ -72,7 +73,30 @@ class GetOrder:
 
 @dataclass(frozen=True)
 class WatchOrder(GetOrder):
+    # Go on past VALIDATED, to FAILED, SHIPPED or CANCELLED.
+    until_closed: bool = False
+
+
+@dataclass(frozen=True)
+class ListOrderEvents(GetOrder):
     pass
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: str
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        checks.require(checks.order_id_violations(self.order_id) + checks.reason_violations(self.reason))
+
+
+@dataclass(frozen=True)
+class ShipOrder:
+    order_id: str
+
+    def __post_init__(self) -> None:
+        checks.require(checks.order_id_violations(self.order_id))
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,46 @@ class GetStock:
 @dataclass(frozen=True)
 class GetCustomer:
     customer_id: int
+
+    def __post_init__(self) -> None:
+        checks.require(checks.customer_id_violations(self.customer_id))
+
+
+_STATES = frozenset(order_pb2.OrderState.values()) - {order_pb2.ORDER_STATE_UNSPECIFIED}
+
+
+@dataclass(frozen=True)
+class ListOrders:
+    """Filters (0 or "" leave one out), a page size (0: the default) and where to go on."""
+
+    customer_id: int = 0
+    state: int = 0
+    product: str = ""
+    page_size: int = 0
+    page_token: str = ""
+
+    def __post_init__(self) -> None:
+        violations = []
+        if self.customer_id < 0:
+            violations.append(checks.FieldViolation("customer_id", "must be 0 (any) or greater"))
+        if self.state and self.state not in _STATES:
+            violations.append(checks.FieldViolation("state", f"unknown state {self.state}"))
+        if self.product:
+            violations += checks.product_violations(self.product)
+        if self.page_size < 0:
+            violations.append(checks.FieldViolation("page_size", "must be 0 (the default) or greater"))
+        checks.require(violations)
+
+    @property
+    def scope(self) -> str:
+        """What a page token of this query is bound to: its filters."""
+        return f"orders/{self.customer_id}/{self.state}/{self.product}"
+
+
+@dataclass(frozen=True)
+class WatchOrders:
+    customer_id: int
+    resume_token: str = ""
 
     def __post_init__(self) -> None:
         checks.require(checks.customer_id_violations(self.customer_id))

@@ -45,6 +45,26 @@ class AlreadyExists(AppError):
         self.metadata = metadata
 
 
+@dataclass(frozen=True)
+class Precondition:
+    """One unmet precondition: `type` is machine-readable (STATE, PAYMENT),
+    `subject` what it is about (order/<id>)."""
+
+    type: str
+    subject: str
+    description: str
+
+
+class FailedPrecondition(AppError):
+    """The request is well-formed but the thing it is about is not in a state
+    that allows it: each unmet precondition is named."""
+
+    def __init__(self, message: str, violations: list[Precondition]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.violations = list(violations)
+
+
 class Unavailable(AppError):
     """Not now: the client may retry after `retry_after_s`."""
 

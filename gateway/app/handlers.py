@@ -6,29 +6,43 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.app.access import UNAUTHENTICATED_ADMIN, Principal, require_admin, require_customer
 from gateway.app.commands import (
+    CancelOrder,
     GetCustomer,
     GetOrder,
     GetStock,
+    ListOrderEvents,
+    ListOrders,
     PlaceOrder,
     RecordPayment,
     SetStock,
+    ShipOrder,
     UpsertCustomer,
     WatchOrder,
+    WatchOrders,
 )
-from gateway.app.errors import AlreadyExists, FieldViolation, InvalidRequest, NotFound, Unavailable
-from gateway.app.ports import EventLog, Position, ReadModel, TopicPartition, Updates
+from gateway.app.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidRequest,
+    NotFound,
+    Precondition,
+    Unavailable,
+)
+from gateway.app.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Tokens, merge
+from gateway.app.ports import EventLog, HistoryEntry, Position, ReadModel, TopicPartition, Updates
 from gateway.app.writes import IdempotentWrites, Record, Written, record
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
-from orders.domain import Order, OrderDetails
+from orders.domain import Order, OrderDetails, cents
 from topology.topics import Topics
 
 # The longest a read waits for its min_position when the call has no earlier deadline.
@@ -43,12 +57,21 @@ class Orders:
     """Places orders (the instance owning the order's partition writes them)
     and answers from the view of that instance."""
 
+    # How long CancelOrder and ShipOrder wait for the lifecycle processor.
+    APPLY_TIMEOUT_S = 15.0
+
     def __init__(
-        self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, placed: Callable[[], None] = lambda: None
+        self,
+        reads: ReadModel,
+        writes: IdempotentWrites,
+        topics: Topics,
+        placed: Callable[[], None] = lambda: None,
+        tokens: Tokens | None = None,
     ) -> None:
         self._reads = reads
         self._writes = writes
         self._topics = topics
+        self.tokens = tokens or Tokens(b"oms-page-token-key-for-tests-only")
         # Called once per OrderPlaced written (the orders placed metric).
         self._placed = placed
 
@@ -147,16 +170,252 @@ class Orders:
     async def watch(
         self, query: WatchOrder, principal: Principal = UNAUTHENTICATED_ADMIN
     ) -> AsyncIterator[order_pb2.Order]:
-        """The order now, then each change, until it is terminal."""
+        """The order now, then each change, until it is terminal (or, with
+        until_closed, closed)."""
+        ends = codec.CLOSED_STATES_PB if query.until_closed else codec.TERMINAL_STATES_PB
         # Registered before the first read, so no change can slip in between.
         with self._reads.watch_order(query.order_id, self.partition(query.order_id)) as updates:
             order = await self.get(query, principal)
             yield order
-            while order.state not in codec.TERMINAL_STATES_PB:
+            while order.state not in ends:
                 newer = await updates.get()
                 if newer.version > order.version:
                     order = newer
                     yield order
+
+    async def events(self, query: ListOrderEvents, principal: Principal = UNAUTHENTICATED_ADMIN) -> list[HistoryEntry]:
+        """The order's history, oldest first."""
+        await self.get(query, principal)  # NOT_FOUND, read-your-writes and access, as GetOrder
+        return self._reads.order_events(query.order_id)
+
+    async def cancel(self, command: CancelOrder, principal: Principal = UNAUTHENTICATED_ADMIN) -> Changed:
+        """CREATED or VALIDATED -> CANCELLED, through the order's lifecycle
+        processor (the aggregator): the one writer of an order's events after
+        its placement, so a verdict and a cancel can never both be written."""
+
+        def check(order: order_pb2.Order) -> None:
+            if order.state not in _CANCELLABLE:
+                raise _not_allowed(order, "cancelled")
+
+        def request(_order: order_pb2.Order) -> events_pb2.OrderCommand:
+            return events_pb2.OrderCommand(
+                order_id=command.order_id,
+                cancel=events_pb2.CancelRequested(order_id=command.order_id, reason=command.reason),
+            )
+
+        return await self._change(
+            "cancel", command.order_id, order_pb2.ORDER_STATE_CANCELLED, check, request, principal
+        )
+
+    async def ship(self, command: ShipOrder, principal: Principal = UNAUTHENTICATED_ADMIN) -> Changed:
+        """VALIDATED and paid in full -> SHIPPED, through the lifecycle processor.
+        The shop ships: an admin's call."""
+        require_admin(principal, "shipping an order")
+        paid_now: dict[str, float] = {}
+
+        async def check(order: order_pb2.Order) -> None:
+            paid = await self._paid(order)
+            missing = codec.rehydrate(order).missing_for_shipment(paid)
+            if missing:
+                raise FailedPrecondition(
+                    f"order {order.order_id} cannot be shipped: " + "; ".join(m.description for m in missing),
+                    [Precondition(m.what, f"order/{order.order_id}", m.description) for m in missing],
+                )
+            paid_now["paid"] = paid
+
+        def request(_order: order_pb2.Order) -> events_pb2.OrderCommand:
+            return events_pb2.OrderCommand(
+                order_id=command.order_id,
+                ship=events_pb2.ShipRequested(order_id=command.order_id, paid=paid_now["paid"]),
+            )
+
+        return await self._change("shipment", command.order_id, order_pb2.ORDER_STATE_SHIPPED, check, request)
+
+    async def _paid(self, order: order_pb2.Order) -> float:
+        """What was paid for the order. Payments never decrease, so only a
+        total short of the amount needs the payments table caught up with
+        every partition (a payment acknowledged by another instance)."""
+        paid = self._reads.paid(order.order_id)
+        if cents(paid) < cents(order.quantity * order.price):
+            topic = self._topics.payments
+            await asyncio.gather(
+                *(self._reads.caught_up((topic, p)) for p in range(self._reads.partition_count(topic)))
+            )
+            paid = self._reads.paid(order.order_id)
+        return paid
+
+    async def _change(
+        self,
+        what: str,
+        order_id: str,
+        target: int,
+        check: Callable[[order_pb2.Order], Awaitable[None] | None],
+        request: Callable[[order_pb2.Order], events_pb2.OrderCommand],
+        principal: Principal = UNAUTHENTICATED_ADMIN,
+    ) -> Changed:
+        """Asks the lifecycle processor for a change: NOT_FOUND for an unknown
+        order; the order unchanged if it already is in `target`; the domain's
+        refusal as FAILED_PRECONDITION; otherwise writes the command to
+        `order-commands` and answers once the view shows the order closed
+        (in `target`, or refused by a verdict or change that came first)."""
+        self._require_ready()
+        tp = self.partition(order_id)
+        found: dict[str, order_pb2.Order] = {}
+
+        async def find() -> order_pb2.Order | None:
+            await self._reads.caught_up(tp)
+            order = self._reads.order(order_id)
+            if order is None or not principal.may_see(order.customer_id):
+                # Another customer's order is answered as one that does not exist.
+                raise NotFound("order", order_id, f"no order {order_id}")
+            if order.state == target:
+                return order
+            checked = check(order)
+            if checked is not None:
+                await checked
+            found["order"] = order
+            return None
+
+        def make() -> Record[order_pb2.Order]:
+            command = request(found["order"])
+            command.order.CopyFrom(found["order"])
+            value = command.SerializeToString()
+            return Record(self._topics.order_commands, order_id.encode(), value)
+
+        # Registered before the write, so the change cannot slip by.
+        with self._reads.watch_order(order_id, tp) as updates:
+
+            async def settle(_position: Position, _record: Record[order_pb2.Order]) -> order_pb2.Order:
+                try:
+                    return await asyncio.wait_for(self._closed(order_id, updates), self.APPLY_TIMEOUT_S)
+                except TimeoutError:
+                    raise Unavailable(
+                        f"the {what} is recorded but the order's processor has not applied it yet", retry_after_s=2
+                    ) from None
+
+            written = await self._writes.write(what, order_id, tp, make, settle, find=find)
+        order = written.value
+        if order.state != target:
+            raise _not_allowed(order, "cancelled" if target == order_pb2.ORDER_STATE_CANCELLED else "shipped")
+        if not written.created:
+            return Changed(order, None, changed=False)
+        history = self._reads.order_events(order_id)
+        position = next((h.position for h in history if h.event.version == order.version), None)
+        return Changed(order, position, changed=True)
+
+    async def _closed(self, order_id: str, updates: Updates[order_pb2.Order]) -> order_pb2.Order:
+        order = self._reads.order(order_id)
+        while order is None or order.state not in codec.CLOSED_STATES_PB:
+            newer = await updates.get()
+            if order is None or newer.version > order.version:
+                order = newer
+        return order
+
+    # -- lists of orders (ListOrders) and a customer's changes (WatchOrders)
+    @property
+    def partition_topic(self) -> str:
+        return self._topics.orders
+
+    @property
+    def order_partitions(self) -> int:
+        return self._reads.partition_count(self._topics.orders)
+
+    def customer_partition(self, customer_id: int) -> TopicPartition:
+        return self._reads.partition_of(self._topics.customer_orders, str(customer_id).encode())
+
+    @staticmethod
+    def may_list(query: ListOrders, principal: Principal) -> None:
+        """A customer lists its own orders; every customer's are an admin's."""
+        if query.customer_id:
+            require_customer(principal, query.customer_id, "listing a customer's orders")
+        else:
+            require_admin(principal, "listing every customer's orders")
+
+    @staticmethod
+    def may_watch(query: WatchOrders, principal: Principal) -> None:
+        require_customer(principal, query.customer_id, "watching a customer's orders")
+
+    @staticmethod
+    def page_size(query: ListOrders) -> int:
+        return min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+    async def partition_page(self, query: ListOrders, partition: int) -> list[order_pb2.Order]:
+        """Up to page size + 1 orders of one partition of `orders`, held here,
+        after the query's page token: one part of a list without a customer.
+        Everything committed to the partition before the call is in it."""
+        self._require_ready()
+        cursor = self.tokens.cursor(query.scope, query.page_token)
+        await self._reads.caught_up((self._topics.orders, partition))
+        return self._reads.orders_page(partition, query.state, query.product, cursor, self.page_size(query) + 1)
+
+    def merged(self, query: ListOrders, parts: list[list[order_pb2.Order]]) -> query_service_pb2.ListOrdersResponse:
+        """A page from every partition's part, and the token of the next."""
+        orders, cursor = merge(parts, self.page_size(query))
+        token = "" if cursor is None else self.tokens.page(query.scope, cursor)
+        return query_service_pb2.ListOrdersResponse(orders=orders, next_page_token=token)
+
+    async def customer_page(self, query: ListOrders) -> query_service_pb2.ListOrdersResponse:
+        """A page of one customer's orders, from the customer-keyed view (on
+        the owner of the customer's partition: no fan-out). Every order event
+        committed before the call is in it: the routing processor has
+        re-keyed it and the view has caught up with the partition."""
+        self._require_ready()
+        cursor = self.tokens.cursor(query.scope, query.page_token)
+        try:
+            await asyncio.wait_for(self._reads.rekeyed(), self.APPLY_TIMEOUT_S)
+        except TimeoutError:
+            raise Unavailable("the order routing has not re-keyed the latest orders by customer yet") from None
+        await self._reads.caught_up(self.customer_partition(query.customer_id))
+        orders = self._reads.customer_orders_page(
+            query.customer_id, query.state, query.product, cursor, self.page_size(query) + 1
+        )
+        return self.merged(query, [orders])
+
+    async def watch_customer(self, query: WatchOrders) -> AsyncIterator[query_service_pb2.WatchOrdersResponse]:
+        """Every change to the customer's orders after the call (first, a
+        response with only a resume token: the position at the call) or
+        after the resume token; each carries the token to resume after it."""
+        self._require_ready()
+        after = self.tokens.resumed_after(query.customer_id, query.resume_token)
+        with self._reads.watch_customer(query.customer_id, self.customer_partition(query.customer_id)) as updates:
+            if after is None:
+                after = self._reads.customer_latest(query.customer_id)
+                yield query_service_pb2.WatchOrdersResponse(resume_token=self.tokens.resume(query.customer_id, after))
+            while True:
+                for offset, change in self._reads.customer_changes(query.customer_id, after):
+                    change.resume_token = self.tokens.resume(query.customer_id, offset)
+                    yield change
+                    after = offset
+                await updates.get()
+
+    def resume_offset(self, query: WatchOrders, response: query_service_pb2.WatchOrdersResponse) -> int:
+        """The offset a response's token resumes after."""
+        offset = self.tokens.resumed_after(query.customer_id, response.resume_token)
+        assert offset is not None
+        return offset
+
+
+_CANCELLABLE = frozenset({order_pb2.ORDER_STATE_CREATED, order_pb2.ORDER_STATE_VALIDATED})
+
+
+def _not_allowed(order: order_pb2.Order, done: str) -> FailedPrecondition:
+    state = order_pb2.OrderState.Name(order.state).removeprefix("ORDER_STATE_")
+    description = f"the order is {state}"
+    return FailedPrecondition(
+        f"order {order.order_id} is {state} and cannot be {done}",
+        [Precondition("STATE", f"order/{order.order_id}", description)],
+    )
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What CancelOrder and ShipOrder answer: the order, where its change is
+    in `orders` (None if the call found it already changed), and whether
+    this call changed it."""
+
+    order: order_pb2.Order
+    position: Position | None
+    changed: bool
 
 
 class Inventory:
@@ -351,10 +610,16 @@ class App:
     payments: Payments
 
 
-def build_app(reads: ReadModel, log: EventLog, topics: Topics, placed: Callable[[], None] = lambda: None) -> App:
+def build_app(
+    reads: ReadModel,
+    log: EventLog,
+    topics: Topics,
+    placed: Callable[[], None] = lambda: None,
+    tokens: Tokens | None = None,
+) -> App:
     writes = IdempotentWrites(log, reads)
     return App(
-        Orders(reads, writes, topics, placed),
+        Orders(reads, writes, topics, placed, tokens),
         Inventory(reads, writes, topics),
         Customers(reads, log, topics),
         Payments(reads, writes, topics),

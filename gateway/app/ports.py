@@ -9,7 +9,7 @@ from typing import Generic, NamedTuple, TypeVar
 
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
 
 T = TypeVar("T", covariant=True)
@@ -26,6 +26,17 @@ class Position(NamedTuple):
     @property
     def tp(self) -> TopicPartition:
         return (self.topic, self.partition)
+
+
+# (placed_at in ms, order id): where a page of a newest-first list ended.
+Cursor = tuple[int, str]
+
+
+class HistoryEntry(NamedTuple):
+    """One event of an order's history, and where it is in the log."""
+
+    event: query_service_pb2.OrderHistoryEvent
+    position: Position
 
 
 class EventLogError(Exception):
@@ -56,6 +67,9 @@ class ReadModel(abc.ABC):
     # -- where keys live, and what is here
     @abc.abstractmethod
     def partition_of(self, topic: str, key: bytes) -> TopicPartition: ...
+
+    @abc.abstractmethod
+    def partition_count(self, topic: str) -> int: ...
 
     @abc.abstractmethod
     def holds(self, tp: TopicPartition) -> bool:
@@ -99,9 +113,53 @@ class ReadModel(abc.ABC):
     @abc.abstractmethod
     def payment(self, payment_id: str) -> payments_pb2.Payment | None: ...
 
+    @abc.abstractmethod
+    def paid(self, order_id: str) -> float:
+        """The total of the payments recorded for an order (the payments table)."""
+
+    @abc.abstractmethod
+    def order_events(self, order_id: str) -> list[HistoryEntry]:
+        """The order's history as the view has it, oldest first."""
+
+    # -- lists of orders, newest first (placed_at, then order id), after a cursor
+    @abc.abstractmethod
+    def orders_page(
+        self, partition: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        """Up to `limit` orders of one partition of `orders` (held here), in
+        `state` and of `product` where those are set (0, "": any)."""
+
+    @abc.abstractmethod
+    def customer_orders_page(
+        self, customer_id: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        """Up to `limit` orders of a customer (whose partition of
+        `customer-orders` is held here)."""
+
+    @abc.abstractmethod
+    def customer_changes(
+        self, customer_id: int, after_offset: int
+    ) -> list[tuple[int, query_service_pb2.WatchOrdersResponse]]:
+        """Each change to a customer's orders after an offset of its
+        `customer-orders` partition, with its offset, oldest first."""
+
+    @abc.abstractmethod
+    def customer_latest(self, customer_id: int) -> int:
+        """The offset of the latest change to a customer's orders here (-1: none)."""
+
+    @abc.abstractmethod
+    async def rekeyed(self) -> None:
+        """Returns once every order event committed to `orders` before the
+        call has been re-keyed to `customer-orders` (then `caught_up` with a
+        customer's partition reads it)."""
+
     # -- watches: registered before the first read, no change slips in between
     @abc.abstractmethod
     def watch_order(self, order_id: str, tp: TopicPartition) -> AbstractContextManager[Updates[order_pb2.Order]]: ...
+
+    @abc.abstractmethod
+    def watch_customer(self, customer_id: int, tp: TopicPartition) -> AbstractContextManager[Updates[int]]:
+        """The offset of each new change to the customer's orders."""
 
     @abc.abstractmethod
     def watch_stock(

@@ -319,7 +319,18 @@ def readme_oms_commands() -> list[str]:
 
 def test_the_readme_oms_commands_work(target: str) -> None:
     commands = readme_oms_commands()
-    assert {c.split()[1] for c in commands} >= {"place", "get", "watch", "stock", "customer", "pay", "demo"}
+    assert {c.split()[1] for c in commands} >= {
+        "place",
+        "get",
+        "watch",
+        "stock",
+        "customer",
+        "pay",
+        "demo",
+        "ship",
+        "orders",
+        "cancel",
+    }
     outputs = {}
     for command in commands:
         run = subprocess.run(
@@ -336,3 +347,41 @@ def test_the_readme_oms_commands_work(target: str) -> None:
     ]
     assert watched[-1]["state"] == "ORDER_STATE_VALIDATED"
     assert "reserved 2" in next(v for k, v in outputs.items() if k.startswith("oms stock get"))
+
+
+def test_cancel_ship_history_and_orders(target: str) -> None:
+    product = unique("JUMPERS")
+    customer = str(unique_customer())
+    ok("stock", "set", product, "5", target=target)
+    shipped_id, cancelled_id = unique("ship"), unique("cancel")
+    ok(
+        "place",
+        "-c",
+        customer,
+        "-p",
+        product,
+        "-q",
+        "2",
+        "--price",
+        "3",
+        "--order-id",
+        shipped_id,
+        "--watch",
+        target=target,
+    )
+    ok("place", "-c", customer, "-p", product, "-q", "1", "--price", "3", "--order-id", cancelled_id, target=target)
+
+    refused = oms("ship", shipped_id, "--target", target)
+    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr and "PAYMENT" in refused.stderr
+    ok("pay", shipped_id, "6", target=target)
+    first, again = ok("ship", shipped_id, target=target), ok("ship", shipped_id, target=target)
+    assert "SHIPPED" in first and "(shipped)" in first and "(already shipped)" in again
+    assert "CANCELLED" in ok("cancel", cancelled_id, "--reason", "changed my mind", target=target)
+    history = ok("history", cancelled_id, target=target).splitlines()
+    assert history[0].split()[3] == "PLACED" and "reason: changed my mind" in history[-1]
+
+    listed = json_lines(ok("orders", "--customer", customer, "--json", target=target))
+    assert [o["order_id"] for o in listed] == [cancelled_id, shipped_id]
+    shipped = json_lines(ok("orders", "--customer", customer, "--state", "shipped", "--json", target=target))
+    assert [o["order_id"] for o in shipped] == [shipped_id]
+    assert oms("orders", "--state", "sideways", "--target", target).returncode == 2

@@ -296,3 +296,49 @@ def test_the_readme_sdk_examples_work(platform: Platform) -> None:
     sync, asynchronous = outputs[0], outputs[1]
     assert sync[0] == "CREATED []" and sync[-1] == "VALIDATED ['PASS', 'PASS', 'PASS']"
     assert asynchronous == ["VALIDATED"]
+
+
+def test_an_order_s_life_through_the_sdk(platform: Platform, oms: OmsClient) -> None:
+    from oms_client import FailedPrecondition, event_kind_name
+
+    product, customer = unique("LIFE"), unique_customer()
+    oms.set_stock(product, 10)
+    watch = oms.watch_orders(customer, timeout=60)
+    assert not next(watch).HasField("order")  # watching from here on
+    shipped = oms.place_order(customer_id=customer, product=product, quantity=2, price=5.0).order.order_id
+    cancelled = oms.place_order(customer_id=customer, product=product, quantity=1, price=5.0).order.order_id
+    oms.wait_for_terminal(shipped)
+
+    with pytest.raises(FailedPrecondition) as refused:
+        oms.ship_order(shipped)
+    assert refused.value.missing == ("PAYMENT",)
+    oms.record_payment(order_id=shipped, amount=10.0)
+    assert oms.ship_order(shipped).order.state == OrderState.ORDER_STATE_SHIPPED
+    assert oms.cancel_order(cancelled, reason="no").order.state == OrderState.ORDER_STATE_CANCELLED
+    assert [event_kind_name(e.kind) for e in oms.list_order_events(shipped)] == ["PLACED", "VALIDATED", "SHIPPED"]
+
+    assert [o.order_id for o in oms.list_orders(customer_id=customer, page_size=1)] == [cancelled, shipped]
+    assert [len(p) for p in oms.list_order_pages(customer_id=customer, page_size=1)] == [1, 1]
+    assert [o.order_id for o in oms.list_orders(customer_id=customer, state="shipped")] == [shipped]
+    changes = []
+    for change in watch:
+        changes.append((change.order.order_id, event_kind_name(change.kind)))
+        if (shipped, "SHIPPED") in changes and (cancelled, "CANCELLED") in changes:
+            break
+    watch.close()
+    assert changes[0] == (shipped, "PLACED") and (cancelled, "PLACED") in changes
+
+    async def also_asyncio() -> None:
+        async with AsyncOmsClient(f"localhost:{platform.port}", timeout=30) as client:
+            assert (await client.cancel_order(cancelled)).changed is False
+            assert (await client.ship_order(shipped)).changed is False
+            assert len(await client.list_order_events(cancelled)) >= 2
+            assert [o.order_id async for o in client.list_orders(customer_id=customer)] == [cancelled, shipped]
+            stream = client.watch_orders(customer, resume_token=None, timeout=30)
+            assert not (await asyncio.wait_for(stream.__anext__(), 20)).HasField("order")
+            third = await client.place_order(customer_id=customer, product=product, quantity=1, price=1.0)
+            first = await asyncio.wait_for(stream.__anext__(), 20)
+            await stream.aclose()
+            assert first.order.order_id == third.order.order_id
+
+    asyncio.run(also_asyncio())

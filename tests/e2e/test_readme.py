@@ -83,6 +83,20 @@ def test_the_readme_grpcurl_examples_work(platform: Platform, mail: MailSink) ->
     assert json_objects(outputs["oms.customers.v1.CustomerService/GetCustomer"][0])[0]["customer"] == customer
     first, again = (json_objects(o)[0] for o in outputs["oms.payments.v1.PaymentService/RecordPayment order-1003"])
     assert first["created"] is True and "created" not in again and again["payment"] == first["payment"]
+    shipped = json_objects(outputs["oms.orders.v1.OrderCommandService/ShipOrder order-1003"][0])[0]
+    assert shipped["order"]["state"] == "ORDER_STATE_SHIPPED" and shipped["changed"] is True
+    cancelled = json_objects(outputs["oms.orders.v1.OrderCommandService/CancelOrder order-1001"][0])[0]
+    assert cancelled["order"]["state"] == "ORDER_STATE_CANCELLED" and cancelled["changed"] is True
+    history = json_objects(outputs["oms.orders.v1.OrderQueryService/ListOrderEvents order-1001"][0])[0]["events"]
+    assert [(e["version"], e["kind"]) for e in history] == [
+        ("1", "ORDER_EVENT_KIND_PLACED"),
+        ("2", "ORDER_EVENT_KIND_VALIDATED"),
+        ("3", "ORDER_EVENT_KIND_CANCELLED"),
+    ]
+    assert history[2]["reason"] == "found it cheaper"
+    by_customer, by_state = (json_objects(o)[0] for o in outputs["oms.orders.v1.OrderQueryService/ListOrders"])
+    assert [o["order_id"] for o in by_customer["orders"]] == ["order-1002", "order-1001"]
+    assert [o["order_id"] for o in by_state["orders"]] == ["order-1003"]
     emails = eventually(
         lambda: mail.with_message_id("<order-confirmation%2Forder-1003@oms.localhost>"), timeout_s=30, what="the email"
     )

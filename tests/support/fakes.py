@@ -16,13 +16,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from gateway.adapters.projector import history_event
 from gateway.app.errors import PartitionMoved
-from gateway.app.ports import EventLog, EventLogError, Position, ReadModel, TopicPartition, Updates
+from gateway.app.paging import newest_first
+from gateway.app.ports import (
+    Cursor,
+    EventLog,
+    EventLogError,
+    HistoryEntry,
+    Position,
+    ReadModel,
+    TopicPartition,
+    Updates,
+)
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
 from orders import codec
+from orders.domain import cents
 from streams.partitioning import partition_for
 from topology.topics import Topics
 
@@ -87,6 +99,10 @@ class InMemoryReadModel(ReadModel):
         self.levels: dict[str, inventory_pb2.InventoryLevel] = {}
         self.customers: dict[int, customers_pb2.Customer] = {}
         self.payments: dict[str, payments_pb2.Payment] = {}
+        self.history: dict[str, list[HistoryEntry]] = defaultdict(list)
+        # Each customer's changes (the customer-keyed view), at offsets of one counter.
+        self.changes: dict[int, list[tuple[int, query_service_pb2.WatchOrdersResponse]]] = defaultdict(list)
+        self._change_offset = 0
         self.ready = True
         self.healthy = True
         # Partitions not held here (moved to another instance).
@@ -123,7 +139,13 @@ class InMemoryReadModel(ReadModel):
             before = self.orders.get(order.order_id)
             if before is None or before.version < order.version:
                 self.orders[order.order_id] = order
+                event = codec.decode_event(value)
+                self.history[order.order_id].append(HistoryEntry(history_event(event), position))
                 self._notify(("order", order.order_id), order)
+                change = query_service_pb2.WatchOrdersResponse(order=order, kind=history_event(event).kind)
+                self.changes[order.customer_id].append((self._change_offset, change))
+                self._notify(("customer", str(order.customer_id)), self._change_offset)
+                self._change_offset += 1
         elif topic == self.topics.warehouse_inventory:
             stock = inventory_pb2.StockLevel.FromString(value)
             before = self.levels.get(stock.product, inventory_pb2.InventoryLevel(product=stock.product))
@@ -165,6 +187,9 @@ class InMemoryReadModel(ReadModel):
     # -- the port
     def partition_of(self, topic: str, key: bytes) -> TopicPartition:
         return (topic, partition_for(key, self.partitions))
+
+    def partition_count(self, topic: str) -> int:
+        return self.partitions
 
     def holds(self, tp: TopicPartition) -> bool:
         return tp not in self.gone
@@ -209,6 +234,50 @@ class InMemoryReadModel(ReadModel):
 
     def payment(self, payment_id: str) -> payments_pb2.Payment | None:
         return self.payments.get(payment_id)
+
+    def paid(self, order_id: str) -> float:
+        return sum(cents(p.amount) for p in self.payments.values() if p.order_id == order_id) / 100
+
+    def order_events(self, order_id: str) -> list[HistoryEntry]:
+        return list(self.history.get(order_id, ()))
+
+    def _page(
+        self, orders: list[order_pb2.Order], state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        chosen = sorted(
+            (o for o in orders if (not state or o.state == state) and (not product or o.product == product)),
+            key=newest_first,
+        )
+        if after is not None:
+            chosen = [o for o in chosen if newest_first(o) > (-after[0], after[1].encode())]
+        return chosen[:limit]
+
+    def orders_page(
+        self, partition: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        here = [o for o in self.orders.values() if partition_for(o.order_id.encode(), self.partitions) == partition]
+        return self._page(here, state, product, after, limit)
+
+    def customer_orders_page(
+        self, customer_id: int, state: int, product: str, after: Cursor | None, limit: int
+    ) -> list[order_pb2.Order]:
+        theirs = [o for o in self.orders.values() if o.customer_id == customer_id]
+        return self._page(theirs, state, product, after, limit)
+
+    def customer_changes(
+        self, customer_id: int, after_offset: int
+    ) -> list[tuple[int, query_service_pb2.WatchOrdersResponse]]:
+        return [(offset, change) for offset, change in self.changes.get(customer_id, ()) if offset > after_offset]
+
+    def customer_latest(self, customer_id: int) -> int:
+        changes = self.changes.get(customer_id)
+        return changes[-1][0] if changes else -1
+
+    async def rekeyed(self) -> None:
+        await asyncio.sleep(0)
+
+    def watch_customer(self, customer_id: int, tp: TopicPartition) -> Any:
+        return self._watch(("customer", str(customer_id)), tp)
 
     @contextmanager
     def _watch(self, key: tuple[str, str], tp: TopicPartition) -> Iterator[_Queue[Any]]:

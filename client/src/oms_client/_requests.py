@@ -11,7 +11,7 @@ from oms_client._gen.customers.v1 import customers_pb2
 from oms_client._gen.inventory.v1 import inventory_pb2
 from oms_client._gen.orders.v1 import command_service_pb2, query_service_pb2
 from oms_client._gen.payments.v1 import payments_pb2
-from oms_client.types import Customer, CustomerLevel, LogPosition
+from oms_client.types import Customer, CustomerLevel, LogPosition, OrderState
 
 DEFAULT_TARGET = "localhost:50051"
 # Overall deadline of one unary call, retries included.
@@ -115,3 +115,41 @@ def record_payment(
         currency=currency,
         amount=amount,
     )
+
+
+def cancel_order(order_id: str, reason: str) -> command_service_pb2.CancelOrderRequest:
+    return command_service_pb2.CancelOrderRequest(order_id=order_id, reason=reason)
+
+
+def ship_order(order_id: str) -> command_service_pb2.ShipOrderRequest:
+    return command_service_pb2.ShipOrderRequest(order_id=order_id)
+
+
+def list_order_events(order_id: str, after: LogPosition | None) -> query_service_pb2.ListOrderEventsRequest:
+    return query_service_pb2.ListOrderEventsRequest(order_id=order_id, min_position=after)
+
+
+def order_state(state: OrderState | str | int | None) -> int:
+    """An order state given as its value or name (`VALIDATED` or `ORDER_STATE_VALIDATED`); None: any."""
+    if state is None:
+        return 0
+    if isinstance(state, str):
+        name = state.upper()
+        return OrderState.Value(name if name.startswith("ORDER_STATE_") else f"ORDER_STATE_{name}")
+    return int(state)
+
+
+def list_orders(
+    customer_id: int | None, state: OrderState | str | int | None, product: str | None, page_size: int, page_token: str
+) -> query_service_pb2.ListOrdersRequest:
+    return query_service_pb2.ListOrdersRequest(
+        customer_id=customer_id or 0,
+        state=order_state(state),  # type: ignore[arg-type]
+        product=product or "",
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+def watch_orders(customer_id: int, resume_token: str | None) -> query_service_pb2.WatchOrdersRequest:
+    return query_service_pb2.WatchOrdersRequest(customer_id=customer_id, resume_token=resume_token or "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -14,19 +14,24 @@ import grpc.aio
 from oms_client import _requests
 from oms_client._gen.customers.v1 import customers_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2_grpc
-from oms_client._gen.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
+from oms_client._gen.orders.v1 import command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms_client._gen.payments.v1 import payments_pb2_grpc
 from oms_client._retry import Attempts, Deadline, RetryPolicy
 from oms_client.client import channel_options
 from oms_client.errors import OmsError, from_rpc_error
 from oms_client.types import (
+    CancelOrderResponse,
     Customer,
     CustomerLevel,
     LogPosition,
     Order,
+    OrderHistoryEvent,
+    OrderState,
     PlaceOrderResponse,
     ProductStock,
     RecordPaymentResponse,
+    ShipOrderResponse,
+    WatchOrdersResponse,
     is_terminal,
 )
 
@@ -171,6 +176,86 @@ class AsyncOmsClient:
         if last is None or not is_terminal(last):
             raise OmsError(grpc.StatusCode.UNKNOWN, f"the watch of {order_id} ended before a terminal state")
         return last
+
+    async def cancel_order(
+        self, order_id: str, *, reason: str = "", timeout: float | None = None
+    ) -> CancelOrderResponse:
+        """See OmsClient.cancel_order."""
+        return await self._unary(self._commands.CancelOrder, _requests.cancel_order(order_id, reason), timeout)
+
+    async def ship_order(self, order_id: str, *, timeout: float | None = None) -> ShipOrderResponse:
+        """See OmsClient.ship_order."""
+        return await self._unary(self._commands.ShipOrder, _requests.ship_order(order_id), timeout)
+
+    async def list_order_events(
+        self, order_id: str, *, after: LogPosition | None = None, timeout: float | None = None
+    ) -> list[OrderHistoryEvent]:
+        """See OmsClient.list_order_events."""
+        request = _requests.list_order_events(order_id, after)
+        return list((await self._unary(self._queries.ListOrderEvents, request, timeout)).events)
+
+    async def list_order_pages(
+        self,
+        *,
+        customer_id: int | None = None,
+        state: OrderState | str | int | None = None,
+        product: str | None = None,
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> AsyncIterator[list[Order]]:
+        """See OmsClient.list_order_pages."""
+        token = ""
+        while True:
+            request = _requests.list_orders(customer_id, state, product, page_size, token)
+            page: query_service_pb2.ListOrdersResponse = await self._unary(self._queries.ListOrders, request, timeout)
+            yield list(page.orders)
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    async def list_orders(
+        self,
+        *,
+        customer_id: int | None = None,
+        state: OrderState | str | int | None = None,
+        product: str | None = None,
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> AsyncIterator[Order]:
+        """See OmsClient.list_orders."""
+        async for page in self.list_order_pages(
+            customer_id=customer_id, state=state, product=product, page_size=page_size, timeout=timeout
+        ):
+            for order in page:
+                yield order
+
+    async def watch_orders(
+        self, customer_id: int, *, resume_token: str | None = None, timeout: float | None = None
+    ) -> AsyncGenerator[WatchOrdersResponse, None]:
+        """See OmsClient.watch_orders."""
+        token = resume_token
+        # The first response of the first call has only a token (the position at the call).
+        resumed: str | None = resume_token
+        deadline = Deadline(timeout)
+        attempts = Attempts(self.retry, deadline)
+        while True:
+            call = self._queries.WatchOrders(_requests.watch_orders(customer_id, token), timeout=deadline.remaining())
+            try:
+                async for response in call:
+                    attempts.progressed()
+                    token = response.resume_token
+                    if response.HasField("order") or resumed is None:
+                        resumed = token
+                        yield response
+                return
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                delay = attempts.retry_after(error)
+                if delay is None:
+                    raise error from rpc_error
+            finally:
+                call.cancel()
+            await self._sleep(delay)
 
     async def set_stock(self, product: str, quantity: int, *, timeout: float | None = None) -> ProductStock:
         return (await self._unary(self._inventory.SetStock, _requests.set_stock(product, quantity), timeout)).stock

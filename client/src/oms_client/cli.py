@@ -38,11 +38,14 @@ from oms_client.types import (
     Customer,
     CustomerLevel,
     Order,
+    OrderHistoryEvent,
+    OrderState,
     PlaceOrderResponse,
     ProductStock,
     RecordPaymentResponse,
     check_result_name,
     check_type_name,
+    event_kind_name,
     state_name,
 )
 
@@ -191,6 +194,56 @@ def cmd_pay(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
     )
     out.emit(response, format_payment(response))
     return 0
+
+
+def cmd_cancel(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    response = client.cancel_order(args.order_id, reason=args.reason)
+    how = "cancelled" if response.changed else "already cancelled"
+    out.emit(response, f"{format_order(response.order)}  ({how})")
+    return 0
+
+
+def cmd_ship(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    response = client.ship_order(args.order_id)
+    how = "shipped" if response.changed else "already shipped"
+    out.emit(response, f"{format_order(response.order)}  ({how})")
+    return 0
+
+
+def format_event(event: OrderHistoryEvent) -> str:
+    when = event.occurred_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    text = f"v{event.version}  {when}  {event_kind_name(event.kind)}  -> {state_name(event.state)}"
+    if event.reason:
+        text += f"  reason: {event.reason}"
+    if event.checks:
+        text += "  checks: " + ", ".join(
+            f"{check_type_name(c.check_type).lower()} {check_result_name(c.result)}" for c in event.checks
+        )
+    return text
+
+
+def cmd_history(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    for event in client.list_order_events(args.order_id):
+        out.emit(event, format_event(event))
+    return 0
+
+
+def cmd_orders(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    orders = client.list_orders(
+        customer_id=args.customer, state=args.state, product=args.product, page_size=args.page_size
+    )
+    for shown, order in enumerate(orders):
+        if args.limit is not None and shown >= args.limit:
+            break
+        out.emit(order, format_order(order))
+    return 0
+
+
+def _state(text: str) -> str:
+    name = text.upper().removeprefix("ORDER_STATE_")
+    if f"ORDER_STATE_{name}" not in OrderState.keys() or name == "UNSPECIFIED":
+        raise argparse.ArgumentTypeError(f"unknown state {text!r}")
+    return name
 
 
 def cmd_demo(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
@@ -395,6 +448,44 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("amount", metavar="AMOUNT", type=float)
     pay.add_argument("--currency", default="EUR", help="ISO 4217 code (default EUR)")
     pay.add_argument("--payment-id", help="idempotency key (default: generated)")
+
+    cancel = command(
+        commands,
+        "cancel",
+        cmd_cancel,
+        "cancel an order",
+        "Cancel a CREATED or VALIDATED order; its reserved stock is released. "
+        "Cancelling a cancelled order again shows it unchanged.",
+    )
+    cancel.add_argument("order_id", metavar="ORDER_ID")
+    cancel.add_argument("--reason", default="", help="why, kept in the order's history")
+
+    ship = command(
+        commands,
+        "ship",
+        cmd_ship,
+        "ship an order",
+        "Ship a VALIDATED order paid in full; its units leave stock. Shipping a shipped order again shows it unchanged.",
+    )
+    ship.add_argument("order_id", metavar="ORDER_ID")
+
+    history = command(commands, "history", cmd_history, "list what happened to an order, oldest first")
+    history.add_argument("order_id", metavar="ORDER_ID")
+
+    orders = command(
+        commands,
+        "orders",
+        cmd_orders,
+        "list orders, newest first",
+        "List orders newest first, by customer, state or product (each optional), fetching a page at a time.",
+    )
+    orders.add_argument("--customer", "-c", type=int, metavar="ID", help="only this customer's orders")
+    orders.add_argument("--state", "-s", type=_state, help="only orders in this state, e.g. VALIDATED")
+    orders.add_argument("--product", "-p", help="only orders of this product")
+    orders.add_argument("--limit", "-n", type=int, metavar="N", help="show at most N orders (default: all)")
+    orders.add_argument(
+        "--page-size", type=int, default=0, metavar="N", help="orders per call (default: the server's, 50)"
+    )
 
     demo = command(
         commands,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -13,19 +13,24 @@ import grpc
 from oms_client import _requests
 from oms_client._gen.customers.v1 import customers_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2_grpc
-from oms_client._gen.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
+from oms_client._gen.orders.v1 import command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms_client._gen.payments.v1 import payments_pb2_grpc
 from oms_client._retry import Attempts, Deadline, RetryPolicy
 from oms_client._version import __version__
 from oms_client.errors import OmsError, from_rpc_error
 from oms_client.types import (
+    CancelOrderResponse,
     Customer,
     CustomerLevel,
     LogPosition,
     Order,
+    OrderHistoryEvent,
+    OrderState,
     PlaceOrderResponse,
     ProductStock,
     RecordPaymentResponse,
+    ShipOrderResponse,
+    WatchOrdersResponse,
     is_terminal,
 )
 
@@ -190,6 +195,95 @@ class OmsClient:
         if last is None or not is_terminal(last):
             raise OmsError(grpc.StatusCode.UNKNOWN, f"the watch of {order_id} ended before a terminal state")
         return last
+
+    def cancel_order(self, order_id: str, *, reason: str = "", timeout: float | None = None) -> CancelOrderResponse:
+        """Cancels a CREATED or VALIDATED order (its reservation is released);
+        a CANCELLED one comes back unchanged (`changed` False). A FAILED or
+        SHIPPED order raises FailedPrecondition; an unknown one NotFound."""
+        return self._unary(self._commands.CancelOrder, _requests.cancel_order(order_id, reason), timeout)
+
+    def ship_order(self, order_id: str, *, timeout: float | None = None) -> ShipOrderResponse:
+        """Ships a VALIDATED order paid in full; a SHIPPED one comes back
+        unchanged. Otherwise FailedPrecondition, whose `missing` names what
+        is missing (STATE, PAYMENT)."""
+        return self._unary(self._commands.ShipOrder, _requests.ship_order(order_id), timeout)
+
+    def list_order_events(
+        self, order_id: str, *, after: LogPosition | None = None, timeout: float | None = None
+    ) -> list[OrderHistoryEvent]:
+        """The order's history, oldest first."""
+        request = _requests.list_order_events(order_id, after)
+        return list(self._unary(self._queries.ListOrderEvents, request, timeout).events)
+
+    def list_order_pages(
+        self,
+        *,
+        customer_id: int | None = None,
+        state: OrderState | str | int | None = None,
+        product: str | None = None,
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> Iterator[list[Order]]:
+        """Pages of orders, newest first, filtered by customer, state and
+        product (each optional); each page is fetched as it is reached
+        (`timeout` bounds each page's call)."""
+        token = ""
+        while True:
+            request = _requests.list_orders(customer_id, state, product, page_size, token)
+            page: query_service_pb2.ListOrdersResponse = self._unary(self._queries.ListOrders, request, timeout)
+            yield list(page.orders)
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    def list_orders(
+        self,
+        *,
+        customer_id: int | None = None,
+        state: OrderState | str | int | None = None,
+        product: str | None = None,
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> Iterator[Order]:
+        """Every order of list_order_pages, one at a time."""
+        for page in self.list_order_pages(
+            customer_id=customer_id, state=state, product=product, page_size=page_size, timeout=timeout
+        ):
+            yield from page
+
+    def watch_orders(
+        self, customer_id: int, *, resume_token: str | None = None, timeout: float | None = None
+    ) -> Generator[WatchOrdersResponse, None, None]:
+        """Every change to the customer's orders from now (or after
+        `resume_token`): the order as it stands, the kind of change, and the
+        token to resume right after it. Without `resume_token` the first
+        response has only a token, the position at the call: it is sent once
+        the server watches, so changes made after it has been read are seen. Endless; `timeout` (default: none)
+        bounds it. A stream broken by UNAVAILABLE is resumed from the last
+        token. Closing the iterator cancels the call."""
+        token = resume_token
+        # The first response of the first call has only a token (the position at the call).
+        resumed: str | None = resume_token
+        deadline = Deadline(timeout)
+        attempts = Attempts(self.retry, deadline)
+        while True:
+            call = self._queries.WatchOrders(_requests.watch_orders(customer_id, token), timeout=deadline.remaining())
+            try:
+                for response in call:
+                    attempts.progressed()
+                    token = response.resume_token
+                    if response.HasField("order") or resumed is None:
+                        resumed = token
+                        yield response
+                return
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                delay = attempts.retry_after(error)
+                if delay is None:
+                    raise error from rpc_error
+            finally:
+                call.cancel()
+            self._sleep(delay)
 
     def set_stock(self, product: str, quantity: int, *, timeout: float | None = None) -> ProductStock:
         """Sets a product's units in the warehouse; answers once the inventory check applies it."""

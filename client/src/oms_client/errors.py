@@ -131,7 +131,14 @@ class AlreadyExists(OmsError):
 
 
 class FailedPrecondition(OmsError):
-    pass
+    """The order is not in a state that allows the call (a cancel of a FAILED
+    or SHIPPED order, a shipment of an unvalidated or unpaid one)."""
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """What is missing, by type (STATE, PAYMENT)."""
+        failure = self.detail(error_details_pb2.PreconditionFailure)
+        return tuple(v.type for v in failure.violations) if failure is not None else ()
 
 
 class Unavailable(OmsError):

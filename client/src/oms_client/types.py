@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from oms_client._gen.customers.v1.customers_pb2 import Customer, CustomerLevel
 from oms_client._gen.inventory.v1.inventory_pb2 import ProductStock
-from oms_client._gen.orders.v1.command_service_pb2 import LogPosition, PlaceOrderResponse
+from oms_client._gen.orders.v1.command_service_pb2 import (
+    CancelOrderResponse,
+    LogPosition,
+    PlaceOrderResponse,
+    ShipOrderResponse,
+)
 from oms_client._gen.orders.v1.order_pb2 import CheckOutcome, CheckResult, CheckType, Order, OrderState
+from oms_client._gen.orders.v1.query_service_pb2 import OrderEventKind, OrderHistoryEvent, WatchOrdersResponse
 from oms_client._gen.payments.v1.payments_pb2 import Payment, RecordPaymentResponse
 
 TERMINAL_STATES: frozenset[int] = frozenset(
@@ -20,6 +26,22 @@ TERMINAL_STATES: frozenset[int] = frozenset(
         OrderState.ORDER_STATE_CANCELLED,
     }
 )
+
+
+# Where an order's life ends: nothing changes it any more.
+CLOSED_STATES: frozenset[int] = frozenset(
+    {OrderState.ORDER_STATE_FAILED, OrderState.ORDER_STATE_SHIPPED, OrderState.ORDER_STATE_CANCELLED}
+)
+
+
+def is_closed(order: Order) -> bool:
+    """True once the order is FAILED, SHIPPED or CANCELLED."""
+    return order.state in CLOSED_STATES
+
+
+def event_kind_name(kind: int) -> str:
+    """`ORDER_EVENT_KIND_CANCELLED` -> `CANCELLED`."""
+    return OrderEventKind.Name(kind).removeprefix("ORDER_EVENT_KIND_")
 
 
 def is_terminal(order: Order) -> bool:
@@ -41,7 +63,9 @@ def check_result_name(result: int) -> str:
 
 
 __all__ = [
+    "CLOSED_STATES",
     "TERMINAL_STATES",
+    "CancelOrderResponse",
     "CheckOutcome",
     "CheckResult",
     "CheckType",
@@ -49,13 +73,19 @@ __all__ = [
     "CustomerLevel",
     "LogPosition",
     "Order",
+    "OrderEventKind",
+    "OrderHistoryEvent",
     "OrderState",
     "Payment",
     "PlaceOrderResponse",
     "ProductStock",
     "RecordPaymentResponse",
+    "ShipOrderResponse",
+    "WatchOrdersResponse",
     "check_result_name",
     "check_type_name",
+    "event_kind_name",
+    "is_closed",
     "is_terminal",
     "state_name",
 ]

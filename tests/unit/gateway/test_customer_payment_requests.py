@@ -4,10 +4,11 @@ of the customers and payments tables (pure)."""
 from __future__ import annotations
 
 import math
+import struct
 
 import pytest
 
-from gateway.adapters.tables import customer_key, payment_key, project_tables
+from gateway.adapters.tables import customer_key, decode_paid, paid_key, payment_key, project_tables
 from gateway.app.checks import customer_violations, payment_violations
 from gateway.app.handlers import normalized
 from oms.customers.v1 import customers_pb2
@@ -125,7 +126,29 @@ def test_the_tables_keep_the_latest_record_per_key() -> None:
         TOPICS,
     )
 
-    assert changes == {customer_key(7): new, payment_key("p1"): paid}
+    assert changes == {customer_key(7): new, payment_key("p1"): paid, paid_key("o1"): struct.pack(">q", 0)}
+
+
+def test_the_payments_table_keeps_each_order_s_total_counting_a_payment_id_once() -> None:
+    def pay(payment_id: str, order_id: str, amount: float) -> bytes:
+        return payments_pb2.Payment(payment_id=payment_id, order_id=order_id, amount=amount).SerializeToString()
+
+    view: dict[bytes, bytes] = {}
+    view.update(project_tables([record(TOPICS.payments, b"p1", pay("p1", "o1", 0.1))], TOPICS, view.get))
+    view.update(
+        project_tables(
+            [
+                record(TOPICS.payments, b"p2", pay("p2", "o1", 0.2), 1),
+                record(TOPICS.payments, b"p1", pay("p1", "o1", 0.1), 2),
+                record(TOPICS.payments, b"p3", pay("p3", "o2", 5.0), 3),
+                record(TOPICS.payments, b"p3", pay("p3", "o2", 5.0), 4),
+            ],
+            TOPICS,
+            view.get,
+        )
+    )
+
+    assert (decode_paid(view[paid_key("o1")]), decode_paid(view[paid_key("o2")])) == (30, 500)
 
 
 def test_the_tables_skip_what_they_cannot_read() -> None:

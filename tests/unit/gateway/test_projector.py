@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.adapters.projector import project_batch
-from gateway.adapters.view import order_key, stock_key
+from gateway.adapters.view import decode_history, history_key, history_prefix, order_key, stock_key
 from oms.inventory.v1 import inventory_pb2
-from oms.orders.v1 import order_pb2
+from oms.orders.v1 import order_pb2, query_service_pb2
 from orders import codec
 from orders.domain import Check, CheckOutcome, Order, OrderDetails, Result
 from streams.records import Record
@@ -89,7 +89,29 @@ def test_undecodable_order_records_are_skipped_and_the_rest_projected() -> None:
 
     changes = project(records(TOPICS.orders, [b"\xff\xfe garbage", b"", placed]))
 
-    assert list(changes) == [order_key("good")]
+    assert list(changes)[:2] == [order_key("good"), history_key("good", 1)]
+    assert all(key.startswith(b"x/") for key in list(changes)[2:])  # the good one's list entries
+
+
+def test_each_event_taken_is_appended_to_the_order_s_history_with_its_place_in_the_log() -> None:
+    placed, validated = order_events(verdict="validated")
+    view = project(records(TOPICS.orders, [placed]))
+    order = codec.rehydrate(stored_order(project(records(TOPICS.orders, [validated]), view)))
+    order.cancel(reason="too slow")
+    (cancelled_event,) = codec.events_to_pb(order, order.collect_events())
+
+    view.update(project(records(TOPICS.orders, [placed, validated, cancelled_event.SerializeToString()]), view))
+    # A redelivery of the whole history adds nothing.
+    assert project(records(TOPICS.orders, [placed, validated, cancelled_event.SerializeToString()]), view) == {}
+
+    history = [decode_history(v) for k, v in sorted(view.items()) if k.startswith(history_prefix("o-1"))]
+    assert [(offset, e.version, e.kind, e.state) for _p, offset, e in history] == [
+        (0, 1, query_service_pb2.ORDER_EVENT_KIND_PLACED, order_pb2.ORDER_STATE_CREATED),
+        (1, 2, query_service_pb2.ORDER_EVENT_KIND_VALIDATED, order_pb2.ORDER_STATE_VALIDATED),
+        (2, 3, query_service_pb2.ORDER_EVENT_KIND_CANCELLED, order_pb2.ORDER_STATE_CANCELLED),
+    ]
+    assert [len(e.checks) for _p, _o, e in history] == [0, len(ALL_PASSED), 0]
+    assert history[2][2].reason == "too slow"
 
 
 def test_orders_are_projected_independently() -> None:

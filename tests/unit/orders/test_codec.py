@@ -60,14 +60,37 @@ def test_a_rehydrated_order_takes_a_verdict_recorded_as_version_two() -> None:
     assert [codec.outcome_from_pb(c) for c in record.validated.checks] == list(ALL_PASSED)
 
 
-def test_only_a_freshly_placed_order_can_be_rehydrated() -> None:
+def test_a_rehydrated_validated_order_is_cancelled_as_version_three() -> None:
     order = Order.place(DETAILS)
-    order.fail(checks=ALL_PASSED)
-    decided = codec.order_to_pb(order)
-    assert order.state is OrderState.FAILED
+    order.validate(checks=ALL_PASSED)
+    validated = codec.order_to_pb(order)
 
+    again = codec.rehydrate(validated)
+    assert (again.state, again.version, again.checks) == (OrderState.VALIDATED, 2, ALL_PASSED)
+    again.cancel(reason="changed my mind")
+    (record,) = codec.events_to_pb(again, again.collect_events())
+
+    assert (record.WhichOneof("kind"), record.cancelled.reason) == ("cancelled", "changed my mind")
+    assert (record.version, record.order.version, record.order.state) == (3, 3, order_pb2.ORDER_STATE_CANCELLED)
+    assert record.order.placed_at == validated.placed_at
+    assert [codec.outcome_from_pb(c) for c in record.order.checks] == list(ALL_PASSED)
+
+
+def test_a_shipment_record_carries_what_was_paid() -> None:
+    order = Order.place(DETAILS)
+    order.validate(checks=ALL_PASSED)
+    again = codec.rehydrate(codec.order_to_pb(order))
+
+    again.ship(paid=25.0)
+    (record,) = codec.events_to_pb(again, again.collect_events())
+
+    assert (record.WhichOneof("kind"), record.shipped.paid, record.version) == ("shipped", 25.0, 3)
+    assert record.order.state == order_pb2.ORDER_STATE_SHIPPED
+
+
+def test_a_snapshot_without_a_state_cannot_be_rehydrated() -> None:
     with pytest.raises(ValueError):
-        codec.rehydrate(decided)
+        codec.rehydrate(order_pb2.Order(order_id="o-1"))
 
 
 def test_each_record_carries_the_order_as_of_its_own_event() -> None:
@@ -87,6 +110,14 @@ def test_the_terminal_states_on_the_wire_are_the_domain_s() -> None:
 
     assert TERMINAL_STATES_PB == {
         order_pb2.ORDER_STATE_VALIDATED,
+        order_pb2.ORDER_STATE_FAILED,
+        order_pb2.ORDER_STATE_SHIPPED,
+        order_pb2.ORDER_STATE_CANCELLED,
+    }
+
+
+def test_the_closed_states_on_the_wire_are_the_domain_s() -> None:
+    assert codec.CLOSED_STATES_PB == {
         order_pb2.ORDER_STATE_FAILED,
         order_pb2.ORDER_STATE_SHIPPED,
         order_pb2.ORDER_STATE_CANCELLED,

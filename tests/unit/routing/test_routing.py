@@ -216,3 +216,27 @@ def test_an_order_stamped_beyond_any_grace_deadline_is_a_dead_letter_and_routing
     assert (letter.source_topic, letter.processor) == (TOPICS.orders_by_customer, "order-routing")
     assert letter.reason.startswith("ValueError: Timestamp is not valid")
     assert routing.routed_ids() == only("gold", "next")
+
+
+def test_every_order_event_is_re_keyed_by_customer_for_the_customer_view() -> None:
+    from orders.domain import Check, CheckOutcome, Result
+
+    order = Order.place(OrderDetails("o-77", 42, "JUMPERS", 1, 2.0))
+    order.validate(checks=tuple(CheckOutcome(c, Result.PASS) for c in Check))
+    order.cancel(reason="no")
+    driver = TestDriver(
+        [OrderRoutingProcessor(TOPICS, 5_000, DeadLetters(TOPICS.dead_letters))], DeadLetters(TOPICS.dead_letters)
+    )
+    for event in codec.events_to_pb(order, order.collect_events()):
+        driver.pipe(TOPICS.orders, b"o-77", event.SerializeToString())
+    driver.run()
+
+    rekeyed = driver.records(TOPICS.customer_orders)
+    assert {r.key for r in rekeyed} == {b"42"}
+    assert [codec.decode_event(r.value).WhichOneof("kind") for r in rekeyed] == ["placed", "validated", "cancelled"]
+
+
+def test_the_gateway_names_the_routing_group_it_waits_for_as_the_processor_is_named() -> None:
+    from gateway.bootstrap import ROUTING_PROCESSOR
+
+    assert ROUTING_PROCESSOR == OrderRoutingProcessor.name

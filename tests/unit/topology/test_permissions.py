@@ -31,12 +31,13 @@ def test_the_aggregator_is_the_only_processor_that_writes_orders() -> None:
     assert writers == {"gateway", "aggregator"}
 
 
-def test_the_gateway_writes_the_event_log_and_tables_and_reads_its_views() -> None:
+def test_the_gateway_writes_the_event_log_commands_and_tables_and_reads_its_views() -> None:
     assert service("gateway").permissions(SETTINGS) == Permissions(
-        reads=names("orders", "customers", "payments", "inventory-levels"),
-        writes=names("orders", "customers", "payments", "warehouse-inventory"),
+        reads=names("orders", "customers", "payments", "inventory-levels", "customer-orders"),
+        writes=names("orders", "customers", "payments", "warehouse-inventory", "order-commands"),
         groups=names("order-view"),
         group_prefixes=names("tables-view-"),
+        observed_groups=names("order-routing"),
     )
 
 
@@ -50,11 +51,15 @@ def test_the_email_service_has_the_join_and_the_senders_outbox() -> None:
     assert permissions.groups == names("email-join", "email-join-changelog-restore", "email-sender")
 
 
-def test_routing_writes_every_level_topic() -> None:
+def test_routing_writes_every_level_topic_and_the_customer_keyed_events() -> None:
     assert (
-        names("platinum", "gold", "silver", "bronze", "enriched-orders")
+        names("platinum", "gold", "silver", "bronze", "enriched-orders", "customer-orders")
         <= service("routing").permissions(SETTINGS).writes
     )
+
+
+def test_the_aggregator_reads_the_order_commands() -> None:
+    assert names("orders", "order-validations", "order-commands") <= service("aggregator").permissions(SETTINGS).reads
 
 
 def test_each_kind_of_service_has_a_user_of_its_own() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orders.domain import Check, CheckOutcome, Result
-from validators.inventory import Hold, HoldState, Stock, release, reserve, set_stock
+from validators.inventory import Hold, HoldState, Stock, release, reserve, set_stock, ship
 
 
 class Warehouse:
@@ -23,6 +23,12 @@ class Warehouse:
     def fail(self, order_id: str, product: str, quantity: int) -> None:
         hold = self.holds.get((product, order_id))
         self.stock[product], self.holds[(product, order_id)] = release(self.stock.get(product, Stock()), hold, quantity)
+
+    def ship(self, order_id: str, product: str) -> None:
+        hold = self.holds.get((product, order_id))
+        self.stock[product], after = ship(self.stock.get(product, Stock()), hold)
+        if after is not None:
+            self.holds[(product, order_id)] = after
 
     def reserved(self, product: str) -> int:
         return self.stock[product].reserved
@@ -148,3 +154,37 @@ def test_a_new_stock_level_keeps_the_reservations() -> None:
 
     assert (restocked.quantity, restocked.reserved, restocked.available) == (10, 2, 8)
     assert restocked.update_id == "restock"
+
+
+def test_shipping_takes_the_held_units_out_of_stock_exactly_once() -> None:
+    warehouse = Warehouse(JUMPERS=10)
+    warehouse.order("o-1", "JUMPERS", 3)
+
+    warehouse.ship("o-1", "JUMPERS")
+    warehouse.ship("o-1", "JUMPERS")
+
+    assert (warehouse.stock["JUMPERS"].quantity, warehouse.reserved("JUMPERS")) == (7, 0)
+    assert warehouse.holds[("JUMPERS", "o-1")] == Hold(3, HoldState.SHIPPED)
+
+
+def test_a_shipped_order_gives_nothing_back_on_a_later_release() -> None:
+    warehouse = Warehouse(JUMPERS=10)
+    warehouse.order("o-1", "JUMPERS", 3)
+    warehouse.ship("o-1", "JUMPERS")
+
+    warehouse.fail("o-1", "JUMPERS", 3)
+
+    assert (warehouse.stock["JUMPERS"].quantity, warehouse.reserved("JUMPERS")) == (7, 0)
+
+
+def test_a_released_or_refused_order_ships_nothing() -> None:
+    warehouse = Warehouse(JUMPERS=2)
+    warehouse.order("o-1", "JUMPERS", 1)
+    warehouse.fail("o-1", "JUMPERS", 1)
+    warehouse.order("o-2", "JUMPERS", 5)
+
+    warehouse.ship("o-1", "JUMPERS")
+    warehouse.ship("o-2", "JUMPERS")
+    warehouse.ship("o-3", "JUMPERS")
+
+    assert (warehouse.stock["JUMPERS"].quantity, warehouse.reserved("JUMPERS")) == (2, 0)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from aggregator.processor import AggregatorProcessor
+from aggregator.processor import DECIDED_RETENTION_MS, AggregatorProcessor
 from oms.deadletter.v1.dead_letter_pb2 import DeadLetter
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import events_pb2, order_pb2
@@ -32,6 +32,7 @@ class Pipeline:
             InventoryProcessor(TOPICS),
             AggregatorProcessor(TOPICS, timeout_ms),
         ]
+        self.aggregator = processors[-1]
         if with_fraud:
             processors.insert(1, FraudProcessor(TOPICS))
         self.driver = TestDriver(processors, DeadLetters(TOPICS.dead_letters), partitions=3)
@@ -63,6 +64,23 @@ class Pipeline:
         self.pipe_order(order_id, value)
         self.driver.run()
         return order_id
+
+    def command(self, order_id: str, command: events_pb2.OrderCommand, run: bool = True) -> None:
+        command.order_id = order_id
+        self.driver.pipe(TOPICS.order_commands, order_id.encode(), command.SerializeToString())
+        if run:
+            self.driver.run()
+
+    def cancel(self, order_id: str, reason: str = "changed my mind", run: bool = True) -> None:
+        request = events_pb2.OrderCommand(cancel=events_pb2.CancelRequested(order_id=order_id, reason=reason))
+        self.command(order_id, request, run)
+
+    def ship(self, order_id: str, paid: float) -> None:
+        self.command(order_id, events_pb2.OrderCommand(ship=events_pb2.ShipRequested(order_id=order_id, paid=paid)))
+
+    def kinds(self, order_id: str) -> list[tuple[str, int]]:
+        """What happened to an order, in the log: (kind, version) per event."""
+        return [(e.WhichOneof("kind"), e.version) for e in self.events(order_id)]
 
     def let_timeouts_pass(self) -> None:
         """Moves the clock well past every pending order's deadline."""
@@ -376,3 +394,141 @@ def test_an_order_whose_time_breaks_the_fraud_rule_is_dead_lettered_by_the_check
     assert fraud.reason.startswith("ValueError: Timestamp is not valid")
     assert pipeline.terminal_events(bad) == []
     assert pipeline.state(good) == order_pb2.ORDER_STATE_VALIDATED
+
+
+# -- the order's life after its verdict: the aggregator as its one writer
+
+
+def stocked_pipeline(with_fraud: bool = True) -> Pipeline:
+    pipeline = Pipeline(with_fraud=with_fraud)
+    pipeline.stock(JUMPERS=10)
+    return pipeline
+
+
+def stock_of(pipeline: Pipeline) -> tuple[int, int]:
+    level = pipeline.level("JUMPERS")
+    return level.quantity, level.reserved
+
+
+def test_a_validated_order_is_cancelled_once_and_its_reservation_released_once() -> None:
+    pipeline = stocked_pipeline()
+    order_id = pipeline.place(quantity=3)
+    assert stock_of(pipeline) == (10, 3)
+
+    pipeline.cancel(order_id, reason="found it cheaper")
+    pipeline.cancel(order_id, reason="again")
+
+    assert pipeline.kinds(order_id) == [("placed", 1), ("validated", 2), ("cancelled", 3)]
+    cancelled = pipeline.events(order_id)[-1]
+    assert cancelled.cancelled.reason == "found it cheaper"
+    assert cancelled.order.state == order_pb2.ORDER_STATE_CANCELLED
+    assert [c.check_type for c in cancelled.order.checks] == [
+        c.check_type for c in pipeline.verdict(order_id).order.checks
+    ]
+    assert stock_of(pipeline) == (10, 0)
+
+
+def test_a_cancel_while_the_checks_run_cancels_and_no_verdict_follows() -> None:
+    pipeline = stocked_pipeline(with_fraud=False)  # the fraud check never answers
+    order_id = pipeline.place(quantity=4)
+    assert pipeline.terminal_events(order_id) == []
+
+    pipeline.cancel(order_id)
+    pipeline.let_timeouts_pass()
+
+    assert pipeline.kinds(order_id) == [("placed", 1), ("cancelled", 2)]
+    assert stock_of(pipeline) == (10, 0)
+
+
+def test_a_cancel_that_overtakes_its_order_cancels_it_before_any_verdict() -> None:
+    pipeline = stocked_pipeline()
+    order_id, placed = pipeline.placed_record(quantity=2)
+    # The aggregator reads order-commands before orders here: the command comes first.
+    pipeline.pipe_order(order_id, placed)
+    pipeline.cancel(order_id, run=False)
+    pipeline.driver.run()
+    pipeline.let_timeouts_pass()
+
+    assert pipeline.kinds(order_id) == [("placed", 1), ("cancelled", 2)]
+    # Every check answered (and the inventory check reserved): swallowed, then given back.
+    assert pipeline.answers(order_id, order_pb2.CHECK_TYPE_INVENTORY) == 1
+    assert stock_of(pipeline) == (10, 0)
+
+
+def test_a_validated_paid_order_ships_once_and_its_units_leave_stock_once() -> None:
+    pipeline = stocked_pipeline()
+    order_id = pipeline.place(quantity=3, price=2.5)
+
+    pipeline.ship(order_id, paid=7.5)
+    pipeline.ship(order_id, paid=7.5)
+
+    assert pipeline.kinds(order_id) == [("placed", 1), ("validated", 2), ("shipped", 3)]
+    assert pipeline.events(order_id)[-1].shipped.paid == 7.5
+    assert stock_of(pipeline) == (7, 0)
+
+
+@pytest.mark.parametrize(
+    ("setup", "command"),
+    [
+        ("validated", "ship-unpaid"),
+        ("created", "ship"),
+        ("failed", "cancel"),
+        ("failed", "ship"),
+        ("shipped", "cancel"),
+        ("cancelled", "ship"),
+    ],
+)
+def test_a_command_the_domain_refuses_writes_nothing(setup: str, command: str) -> None:
+    pipeline = stocked_pipeline(with_fraud=setup != "created")
+    order_id = pipeline.place(quantity=50 if setup == "failed" else 2, price=1.0)
+    if setup == "shipped":
+        pipeline.ship(order_id, paid=2.0)
+    elif setup == "cancelled":
+        pipeline.cancel(order_id)
+    before = pipeline.kinds(order_id)
+    stock = stock_of(pipeline)
+
+    if command == "cancel":
+        pipeline.cancel(order_id)
+    else:
+        pipeline.ship(order_id, paid=1.99 if command == "ship-unpaid" else 2.0)
+
+    assert pipeline.kinds(order_id) == before
+    assert stock_of(pipeline) == stock
+
+
+def test_a_validated_order_is_remembered_until_it_is_closed_then_forgotten() -> None:
+    pipeline = stocked_pipeline()
+    order_id = pipeline.place(quantity=1)
+
+    pipeline.driver.advance(3 * DECIDED_RETENTION_MS)
+    assert any(order_id.encode() in key for key in aggregator_keys(pipeline))
+    pipeline.cancel(order_id)
+    assert pipeline.kinds(order_id)[-1] == ("cancelled", 3)
+
+    pipeline.driver.advance(2 * DECIDED_RETENTION_MS)
+    assert not any(order_id.encode() in key for key in aggregator_keys(pipeline))
+
+
+def aggregator_keys(pipeline: Pipeline) -> list[bytes]:
+    backend = pipeline.driver.state(pipeline.aggregator)
+    return [key for p in range(pipeline.driver.partitions) for key, _ in backend.scan(p, b"")]
+
+
+def test_a_validated_order_it_has_no_snapshot_of_is_taken_from_the_command() -> None:
+    """An order validated before the aggregator kept snapshots (its state
+    holds only a marker, then nothing): the gateway's snapshot stands in."""
+    pipeline = stocked_pipeline()
+    order = Order.place(OrderDetails("legacy-1", 1, "JUMPERS", 1, 10.0))
+    order.validate(checks=tuple(CheckOutcome(c, Result.PASS) for c in Check))
+    snapshot = codec.order_to_pb(order)
+    cancel = events_pb2.OrderCommand(cancel=events_pb2.CancelRequested(order_id="legacy-1"), order=snapshot)
+    created = events_pb2.OrderCommand(cancel=events_pb2.CancelRequested(order_id="late-1"), order=snapshot)
+    created.order.state = order_pb2.ORDER_STATE_CREATED
+
+    pipeline.command("legacy-1", cancel)
+    pipeline.command("late-1", created)
+    pipeline.let_timeouts_pass()
+
+    assert pipeline.kinds("legacy-1") == [("cancelled", 3)]
+    assert pipeline.kinds("late-1") == []  # a CREATED snapshot is no proof: it waits for its order

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from oms.orders.v1 import order_pb2 as oms_dot_orders_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aoms/orders/v1/events.proto\x12\roms.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19oms/orders/v1/order.proto\"\x9d\x02\n\nOrderEvent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05order\x18\x04 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12,\n\x06placed\x18\n \x01(\x0b\x32\x1a.oms.orders.v1.OrderPlacedH\x00\x12\x32\n\tvalidated\x18\x0b \x01(\x0b\x32\x1d.oms.orders.v1.OrderValidatedH\x00\x12,\n\x06\x66\x61iled\x18\x0c \x01(\x0b\x32\x1a.oms.orders.v1.OrderFailedH\x00\x42\x06\n\x04kind\"T\n\x0bOrderPlaced\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\x03\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\r\n\x05price\x18\x04 \x01(\x01\"=\n\x0eOrderValidated\x12+\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\":\n\x0bOrderFailed\x12+\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\"Q\n\x0fOrderValidation\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12,\n\x07outcome\x18\x02 \x01(\x0b\x32\x1b.oms.orders.v1.CheckOutcomeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aoms/orders/v1/events.proto\x12\roms.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19oms/orders/v1/order.proto\"\x81\x03\n\nOrderEvent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05order\x18\x04 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12,\n\x06placed\x18\n \x01(\x0b\x32\x1a.oms.orders.v1.OrderPlacedH\x00\x12\x32\n\tvalidated\x18\x0b \x01(\x0b\x32\x1d.oms.orders.v1.OrderValidatedH\x00\x12,\n\x06\x66\x61iled\x18\x0c \x01(\x0b\x32\x1a.oms.orders.v1.OrderFailedH\x00\x12\x32\n\tcancelled\x18\r \x01(\x0b\x32\x1d.oms.orders.v1.OrderCancelledH\x00\x12.\n\x07shipped\x18\x0e \x01(\x0b\x32\x1b.oms.orders.v1.OrderShippedH\x00\x42\x06\n\x04kind\"T\n\x0bOrderPlaced\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\x03\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\r\n\x05price\x18\x04 \x01(\x01\"=\n\x0eOrderValidated\x12+\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\":\n\x0bOrderFailed\x12+\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\" \n\x0eOrderCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1c\n\x0cOrderShipped\x12\x0c\n\x04paid\x18\x01 \x01(\x01\"\xad\x01\n\x0cOrderCommand\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x30\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\x1e.oms.orders.v1.CancelRequestedH\x00\x12,\n\x04ship\x18\x03 \x01(\x0b\x32\x1c.oms.orders.v1.ShipRequestedH\x00\x12#\n\x05order\x18\x04 \x01(\x0b\x32\x14.oms.orders.v1.OrderB\x06\n\x04kind\"3\n\x0f\x43\x61ncelRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\rShipRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0c\n\x04paid\x18\x02 \x01(\x01\"Q\n\x0fOrderValidation\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12,\n\x07outcome\x18\x02 \x01(\x0b\x32\x1b.oms.orders.v1.CheckOutcomeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,13 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.orders.v1.events_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ORDEREVENT']._serialized_start=106
-  _globals['_ORDEREVENT']._serialized_end=391
-  _globals['_ORDERPLACED']._serialized_start=393
-  _globals['_ORDERPLACED']._serialized_end=477
-  _globals['_ORDERVALIDATED']._serialized_start=479
-  _globals['_ORDERVALIDATED']._serialized_end=540
-  _globals['_ORDERFAILED']._serialized_start=542
-  _globals['_ORDERFAILED']._serialized_end=600
-  _globals['_ORDERVALIDATION']._serialized_start=602
-  _globals['_ORDERVALIDATION']._serialized_end=683
+  _globals['_ORDEREVENT']._serialized_end=491
+  _globals['_ORDERPLACED']._serialized_start=493
+  _globals['_ORDERPLACED']._serialized_end=577
+  _globals['_ORDERVALIDATED']._serialized_start=579
+  _globals['_ORDERVALIDATED']._serialized_end=640
+  _globals['_ORDERFAILED']._serialized_start=642
+  _globals['_ORDERFAILED']._serialized_end=700
+  _globals['_ORDERCANCELLED']._serialized_start=702
+  _globals['_ORDERCANCELLED']._serialized_end=734
+  _globals['_ORDERSHIPPED']._serialized_start=736
+  _globals['_ORDERSHIPPED']._serialized_end=764
+  _globals['_ORDERCOMMAND']._serialized_start=767
+  _globals['_ORDERCOMMAND']._serialized_end=940
+  _globals['_CANCELREQUESTED']._serialized_start=942
+  _globals['_CANCELREQUESTED']._serialized_end=993
+  _globals['_SHIPREQUESTED']._serialized_start=995
+  _globals['_SHIPREQUESTED']._serialized_end=1042
+  _globals['_ORDERVALIDATION']._serialized_start=1044
+  _globals['_ORDERVALIDATION']._serialized_end=1125
 # @@protoc_insertion_point(module_scope)

@@ -22,25 +22,42 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from oms.orders.v1 import command_service_pb2 as oms_dot_orders_dot_v1_dot_command__service__pb2
 from oms.orders.v1 import order_pb2 as oms_dot_orders_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!oms/orders/v1/query_service.proto\x12\roms.orders.v1\x1a#oms/orders/v1/command_service.proto\x1a\x19oms/orders/v1/order.proto\"U\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x30\n\x0cmin_position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\"7\n\x10GetOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\"W\n\x11WatchOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x30\n\x0cmin_position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\"9\n\x12WatchOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order2\xb5\x01\n\x11OrderQueryService\x12K\n\x08GetOrder\x12\x1e.oms.orders.v1.GetOrderRequest\x1a\x1f.oms.orders.v1.GetOrderResponse\x12S\n\nWatchOrder\x12 .oms.orders.v1.WatchOrderRequest\x1a!.oms.orders.v1.WatchOrderResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!oms/orders/v1/query_service.proto\x12\roms.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#oms/orders/v1/command_service.proto\x1a\x19oms/orders/v1/order.proto\"U\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x30\n\x0cmin_position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\"7\n\x10GetOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\"m\n\x11WatchOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x30\n\x0cmin_position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\x12\x14\n\x0cuntil_closed\x18\x03 \x01(\x08\"9\n\x12WatchOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\"\\\n\x16ListOrderEventsRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x30\n\x0cmin_position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\"K\n\x17ListOrderEventsResponse\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .oms.orders.v1.OrderHistoryEvent\"\xe9\x01\n\x11OrderHistoryEvent\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.oms.orders.v1.OrderEventKind\x12+\n\x06\x63hecks\x18\x04 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12(\n\x05state\x18\x06 \x01(\x0e\x32\x19.oms.orders.v1.OrderState\"\x8a\x01\n\x11ListOrdersRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\x03\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.oms.orders.v1.OrderState\x12\x0f\n\x07product\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"S\n\x12ListOrdersResponse\x12$\n\x06orders\x18\x01 \x03(\x0b\x32\x14.oms.orders.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x12WatchOrdersRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\x03\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"}\n\x13WatchOrdersResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.oms.orders.v1.OrderEventKind\x12\x14\n\x0cresume_token\x18\x03 \x01(\t*\xca\x01\n\x0eOrderEventKind\x12 \n\x1cORDER_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17ORDER_EVENT_KIND_PLACED\x10\x01\x12\x1e\n\x1aORDER_EVENT_KIND_VALIDATED\x10\x02\x12\x1b\n\x17ORDER_EVENT_KIND_FAILED\x10\x03\x12\x1e\n\x1aORDER_EVENT_KIND_CANCELLED\x10\x04\x12\x1c\n\x18ORDER_EVENT_KIND_SHIPPED\x10\x05\x32\xc2\x03\n\x11OrderQueryService\x12K\n\x08GetOrder\x12\x1e.oms.orders.v1.GetOrderRequest\x1a\x1f.oms.orders.v1.GetOrderResponse\x12S\n\nWatchOrder\x12 .oms.orders.v1.WatchOrderRequest\x1a!.oms.orders.v1.WatchOrderResponse0\x01\x12`\n\x0fListOrderEvents\x12%.oms.orders.v1.ListOrderEventsRequest\x1a&.oms.orders.v1.ListOrderEventsResponse\x12Q\n\nListOrders\x12 .oms.orders.v1.ListOrdersRequest\x1a!.oms.orders.v1.ListOrdersResponse\x12V\n\x0bWatchOrders\x12!.oms.orders.v1.WatchOrdersRequest\x1a\".oms.orders.v1.WatchOrdersResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.orders.v1.query_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETORDERREQUEST']._serialized_start=116
-  _globals['_GETORDERREQUEST']._serialized_end=201
-  _globals['_GETORDERRESPONSE']._serialized_start=203
-  _globals['_GETORDERRESPONSE']._serialized_end=258
-  _globals['_WATCHORDERREQUEST']._serialized_start=260
-  _globals['_WATCHORDERREQUEST']._serialized_end=347
-  _globals['_WATCHORDERRESPONSE']._serialized_start=349
-  _globals['_WATCHORDERRESPONSE']._serialized_end=406
-  _globals['_ORDERQUERYSERVICE']._serialized_start=409
-  _globals['_ORDERQUERYSERVICE']._serialized_end=590
+  _globals['_ORDEREVENTKIND']._serialized_start=1289
+  _globals['_ORDEREVENTKIND']._serialized_end=1491
+  _globals['_GETORDERREQUEST']._serialized_start=149
+  _globals['_GETORDERREQUEST']._serialized_end=234
+  _globals['_GETORDERRESPONSE']._serialized_start=236
+  _globals['_GETORDERRESPONSE']._serialized_end=291
+  _globals['_WATCHORDERREQUEST']._serialized_start=293
+  _globals['_WATCHORDERREQUEST']._serialized_end=402
+  _globals['_WATCHORDERRESPONSE']._serialized_start=404
+  _globals['_WATCHORDERRESPONSE']._serialized_end=461
+  _globals['_LISTORDEREVENTSREQUEST']._serialized_start=463
+  _globals['_LISTORDEREVENTSREQUEST']._serialized_end=555
+  _globals['_LISTORDEREVENTSRESPONSE']._serialized_start=557
+  _globals['_LISTORDEREVENTSRESPONSE']._serialized_end=632
+  _globals['_ORDERHISTORYEVENT']._serialized_start=635
+  _globals['_ORDERHISTORYEVENT']._serialized_end=868
+  _globals['_LISTORDERSREQUEST']._serialized_start=871
+  _globals['_LISTORDERSREQUEST']._serialized_end=1009
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1011
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1094
+  _globals['_WATCHORDERSREQUEST']._serialized_start=1096
+  _globals['_WATCHORDERSREQUEST']._serialized_end=1159
+  _globals['_WATCHORDERSRESPONSE']._serialized_start=1161
+  _globals['_WATCHORDERSRESPONSE']._serialized_end=1286
+  _globals['_ORDERQUERYSERVICE']._serialized_start=1494
+  _globals['_ORDERQUERYSERVICE']._serialized_end=1944
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,21 @@ class OrderQueryServiceStub:
                 request_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrderRequest.SerializeToString,
                 response_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrderResponse.FromString,
                 _registered_method=True)
+        self.ListOrderEvents = channel.unary_unary(
+                '/oms.orders.v1.OrderQueryService/ListOrderEvents',
+                request_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrderEventsRequest.SerializeToString,
+                response_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrderEventsResponse.FromString,
+                _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/oms.orders.v1.OrderQueryService/ListOrders',
+                request_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
+        self.WatchOrders = channel.unary_stream(
+                '/oms.orders.v1.OrderQueryService/WatchOrders',
+                request_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrdersRequest.SerializeToString,
+                response_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrdersResponse.FromString,
+                _registered_method=True)
 
 
 class OrderQueryServiceServicer:
@@ -61,7 +76,31 @@ class OrderQueryServiceServicer:
 
     def WatchOrder(self, request, context):
         """The order's current state, then every change, ending after a terminal
-        state (VALIDATED, FAILED, SHIPPED or CANCELLED).
+        state (VALIDATED, FAILED, SHIPPED or CANCELLED); with until_closed, it
+        goes on past VALIDATED and ends at FAILED, SHIPPED or CANCELLED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrderEvents(self, request, context):
+        """The order's history, oldest first. NOT_FOUND for an unknown order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrders(self, request, context):
+        """Orders, newest first, filtered by customer, state and product (each
+        optional), a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchOrders(self, request, context):
+        """Every change to one customer's orders from the call on (or from a
+        resume token an earlier stream handed out).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,6 +118,21 @@ def add_OrderQueryServiceServicer_to_server(servicer, server):
                     servicer.WatchOrder,
                     request_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrderRequest.FromString,
                     response_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrderResponse.SerializeToString,
+            ),
+            'ListOrderEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrderEvents,
+                    request_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrderEventsRequest.FromString,
+                    response_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrderEventsResponse.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrdersRequest.FromString,
+                    response_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'WatchOrders': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchOrders,
+                    request_deserializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrdersRequest.FromString,
+                    response_serializer=oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrdersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -136,6 +190,87 @@ class OrderQueryService:
             '/oms.orders.v1.OrderQueryService/WatchOrder',
             oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrderRequest.SerializeToString,
             oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrderEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.orders.v1.OrderQueryService/ListOrderEvents',
+            oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrderEventsRequest.SerializeToString,
+            oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrderEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.orders.v1.OrderQueryService/ListOrders',
+            oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrdersRequest.SerializeToString,
+            oms_dot_orders_dot_v1_dot_query__service__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/oms.orders.v1.OrderQueryService/WatchOrders',
+            oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrdersRequest.SerializeToString,
+            oms_dot_orders_dot_v1_dot_query__service__pb2.WatchOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

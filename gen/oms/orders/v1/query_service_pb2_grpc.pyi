@@ -39,7 +39,18 @@ class OrderQueryServiceStub:
     """
     WatchOrder: _grpc.UnaryStreamMultiCallable[_query_service_pb2.WatchOrderRequest, _query_service_pb2.WatchOrderResponse]
     """The order's current state, then every change, ending after a terminal
-    state (VALIDATED, FAILED, SHIPPED or CANCELLED).
+    state (VALIDATED, FAILED, SHIPPED or CANCELLED); with until_closed, it
+    goes on past VALIDATED and ends at FAILED, SHIPPED or CANCELLED.
+    """
+    ListOrderEvents: _grpc.UnaryUnaryMultiCallable[_query_service_pb2.ListOrderEventsRequest, _query_service_pb2.ListOrderEventsResponse]
+    """The order's history, oldest first. NOT_FOUND for an unknown order."""
+    ListOrders: _grpc.UnaryUnaryMultiCallable[_query_service_pb2.ListOrdersRequest, _query_service_pb2.ListOrdersResponse]
+    """Orders, newest first, filtered by customer, state and product (each
+    optional), a page at a time.
+    """
+    WatchOrders: _grpc.UnaryStreamMultiCallable[_query_service_pb2.WatchOrdersRequest, _query_service_pb2.WatchOrdersResponse]
+    """Every change to one customer's orders from the call on (or from a
+    resume token an earlier stream handed out).
     """
 
 @_typing.type_check_only
@@ -53,7 +64,18 @@ class OrderQueryServiceAsyncStub(OrderQueryServiceStub):
     """
     WatchOrder: _aio.UnaryStreamMultiCallable[_query_service_pb2.WatchOrderRequest, _query_service_pb2.WatchOrderResponse]  # type: ignore[assignment]
     """The order's current state, then every change, ending after a terminal
-    state (VALIDATED, FAILED, SHIPPED or CANCELLED).
+    state (VALIDATED, FAILED, SHIPPED or CANCELLED); with until_closed, it
+    goes on past VALIDATED and ends at FAILED, SHIPPED or CANCELLED.
+    """
+    ListOrderEvents: _aio.UnaryUnaryMultiCallable[_query_service_pb2.ListOrderEventsRequest, _query_service_pb2.ListOrderEventsResponse]  # type: ignore[assignment]
+    """The order's history, oldest first. NOT_FOUND for an unknown order."""
+    ListOrders: _aio.UnaryUnaryMultiCallable[_query_service_pb2.ListOrdersRequest, _query_service_pb2.ListOrdersResponse]  # type: ignore[assignment]
+    """Orders, newest first, filtered by customer, state and product (each
+    optional), a page at a time.
+    """
+    WatchOrders: _aio.UnaryStreamMultiCallable[_query_service_pb2.WatchOrdersRequest, _query_service_pb2.WatchOrdersResponse]  # type: ignore[assignment]
+    """Every change to one customer's orders from the call on (or from a
+    resume token an earlier stream handed out).
     """
 
 class OrderQueryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -76,7 +98,36 @@ class OrderQueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_query_service_pb2.WatchOrderResponse], _abc.AsyncIterator[_query_service_pb2.WatchOrderResponse]]:
         """The order's current state, then every change, ending after a terminal
-        state (VALIDATED, FAILED, SHIPPED or CANCELLED).
+        state (VALIDATED, FAILED, SHIPPED or CANCELLED); with until_closed, it
+        goes on past VALIDATED and ends at FAILED, SHIPPED or CANCELLED.
+        """
+
+    @_abc_1.abstractmethod
+    def ListOrderEvents(
+        self,
+        request: _query_service_pb2.ListOrderEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_service_pb2.ListOrderEventsResponse, _abc.Awaitable[_query_service_pb2.ListOrderEventsResponse]]:
+        """The order's history, oldest first. NOT_FOUND for an unknown order."""
+
+    @_abc_1.abstractmethod
+    def ListOrders(
+        self,
+        request: _query_service_pb2.ListOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_service_pb2.ListOrdersResponse, _abc.Awaitable[_query_service_pb2.ListOrdersResponse]]:
+        """Orders, newest first, filtered by customer, state and product (each
+        optional), a page at a time.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchOrders(
+        self,
+        request: _query_service_pb2.WatchOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_query_service_pb2.WatchOrdersResponse], _abc.AsyncIterator[_query_service_pb2.WatchOrdersResponse]]:
+        """Every change to one customer's orders from the call on (or from a
+        resume token an earlier stream handed out).
         """
 
 def add_OrderQueryServiceServicer_to_server(servicer: OrderQueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

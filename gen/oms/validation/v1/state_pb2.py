@@ -23,30 +23,31 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from oms.orders.v1 import events_pb2 as oms_dot_orders_dot_v1_dot_events__pb2
 from oms.orders.v1 import order_pb2 as oms_dot_orders_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1doms/validation/v1/state.proto\x12\x11oms.validation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19oms/orders/v1/order.proto\"v\n\x0e\x46raudCandidate\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\x03\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x01\x12-\n\tplaced_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"s\n\x0eInventoryClaim\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x11\n\x07reserve\x18\x04 \x01(\x08H\x00\x12\x11\n\x07release\x18\x05 \x01(\x08H\x00\x42\x06\n\x04kind\"B\n\rFraudSessions\x12\x31\n\x08sessions\x18\x01 \x03(\x0b\x32\x1f.oms.validation.v1.FraudSession\"\x82\x01\n\x0c\x46raudSession\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05total\x18\x03 \x01(\x01J\x04\x08\x04\x10\x05R\torder_ids\"Z\n\x10ProductInventory\x12\x0f\n\x07stocked\x18\x01 \x01(\x08\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x10\n\x08reserved\x18\x03 \x01(\x05\x12\x11\n\tupdate_id\x18\x04 \x01(\t\"E\n\x04Hold\x12\x10\n\x08quantity\x18\x01 \x01(\x05\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.oms.validation.v1.HoldState\"\xa3\x01\n\x0ePendingVerdict\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12-\n\x08outcomes\x18\x02 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\x12,\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65\x63ided\x18\x04 \x01(\x08*m\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fHOLD_STATE_HELD\x10\x01\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x02\x12\x16\n\x12HOLD_STATE_REFUSED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1doms/validation/v1/state.proto\x12\x11oms.validation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aoms/orders/v1/events.proto\x1a\x19oms/orders/v1/order.proto\"v\n\x0e\x46raudCandidate\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\x03\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x01\x12-\n\tplaced_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x0eInventoryClaim\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x11\n\x07reserve\x18\x04 \x01(\x08H\x00\x12\x11\n\x07release\x18\x05 \x01(\x08H\x00\x12\x0e\n\x04ship\x18\x06 \x01(\x08H\x00\x42\x06\n\x04kind\"B\n\rFraudSessions\x12\x31\n\x08sessions\x18\x01 \x03(\x0b\x32\x1f.oms.validation.v1.FraudSession\"\x82\x01\n\x0c\x46raudSession\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05total\x18\x03 \x01(\x01J\x04\x08\x04\x10\x05R\torder_ids\"Z\n\x10ProductInventory\x12\x0f\n\x07stocked\x18\x01 \x01(\x08\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x10\n\x08reserved\x18\x03 \x01(\x05\x12\x11\n\tupdate_id\x18\x04 \x01(\t\"E\n\x04Hold\x12\x10\n\x08quantity\x18\x01 \x01(\x05\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.oms.validation.v1.HoldState\"\xe2\x01\n\x0ePendingVerdict\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12-\n\x08outcomes\x18\x02 \x03(\x0b\x32\x1b.oms.orders.v1.CheckOutcome\x12,\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65\x63ided\x18\x04 \x01(\x08\x12-\n\x08\x63ommands\x18\x05 \x03(\x0b\x32\x1b.oms.orders.v1.OrderCommand\x12\x0e\n\x06\x63losed\x18\x06 \x01(\x08*\x85\x01\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fHOLD_STATE_HELD\x10\x01\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x02\x12\x16\n\x12HOLD_STATE_REFUSED\x10\x03\x12\x16\n\x12HOLD_STATE_SHIPPED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.validation.v1.state_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HOLDSTATE']._serialized_start=879
-  _globals['_HOLDSTATE']._serialized_end=988
-  _globals['_FRAUDCANDIDATE']._serialized_start=112
-  _globals['_FRAUDCANDIDATE']._serialized_end=230
-  _globals['_INVENTORYCLAIM']._serialized_start=232
-  _globals['_INVENTORYCLAIM']._serialized_end=347
-  _globals['_FRAUDSESSIONS']._serialized_start=349
-  _globals['_FRAUDSESSIONS']._serialized_end=415
-  _globals['_FRAUDSESSION']._serialized_start=418
-  _globals['_FRAUDSESSION']._serialized_end=548
-  _globals['_PRODUCTINVENTORY']._serialized_start=550
-  _globals['_PRODUCTINVENTORY']._serialized_end=640
-  _globals['_HOLD']._serialized_start=642
-  _globals['_HOLD']._serialized_end=711
-  _globals['_PENDINGVERDICT']._serialized_start=714
-  _globals['_PENDINGVERDICT']._serialized_end=877
+  _globals['_HOLDSTATE']._serialized_start=988
+  _globals['_HOLDSTATE']._serialized_end=1121
+  _globals['_FRAUDCANDIDATE']._serialized_start=140
+  _globals['_FRAUDCANDIDATE']._serialized_end=258
+  _globals['_INVENTORYCLAIM']._serialized_start=261
+  _globals['_INVENTORYCLAIM']._serialized_end=392
+  _globals['_FRAUDSESSIONS']._serialized_start=394
+  _globals['_FRAUDSESSIONS']._serialized_end=460
+  _globals['_FRAUDSESSION']._serialized_start=463
+  _globals['_FRAUDSESSION']._serialized_end=593
+  _globals['_PRODUCTINVENTORY']._serialized_start=595
+  _globals['_PRODUCTINVENTORY']._serialized_end=685
+  _globals['_HOLD']._serialized_start=687
+  _globals['_HOLD']._serialized_end=756
+  _globals['_PENDINGVERDICT']._serialized_start=759
+  _globals['_PENDINGVERDICT']._serialized_end=985
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from oms_client._gen.orders.v1 import order_pb2 as oms_dot_orders_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#oms/orders/v1/command_service.proto\x12\roms.orders.v1\x1a\x19oms/orders/v1/order.proto\"l\n\x11PlaceOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\x03\x12\x0f\n\x07product\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12\r\n\x05price\x18\x05 \x01(\x01\"x\n\x12PlaceOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12,\n\x08position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"0\n\x0bLogPosition\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x32h\n\x13OrderCommandService\x12Q\n\nPlaceOrder\x12 .oms.orders.v1.PlaceOrderRequest\x1a!.oms.orders.v1.PlaceOrderResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#oms/orders/v1/command_service.proto\x12\roms.orders.v1\x1a\x19oms/orders/v1/order.proto\"l\n\x11PlaceOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\x03\x12\x0f\n\x07product\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12\r\n\x05price\x18\x05 \x01(\x01\"x\n\x12PlaceOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12,\n\x08position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"6\n\x12\x43\x61ncelOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"y\n\x13\x43\x61ncelOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12,\n\x08position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\"$\n\x10ShipOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"w\n\x11ShipOrderResponse\x12#\n\x05order\x18\x01 \x01(\x0b\x32\x14.oms.orders.v1.Order\x12,\n\x08position\x18\x02 \x01(\x0b\x32\x1a.oms.orders.v1.LogPosition\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\"0\n\x0bLogPosition\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x32\x8e\x02\n\x13OrderCommandService\x12Q\n\nPlaceOrder\x12 .oms.orders.v1.PlaceOrderRequest\x1a!.oms.orders.v1.PlaceOrderResponse\x12T\n\x0b\x43\x61ncelOrder\x12!.oms.orders.v1.CancelOrderRequest\x1a\".oms.orders.v1.CancelOrderResponse\x12N\n\tShipOrder\x12\x1f.oms.orders.v1.ShipOrderRequest\x1a .oms.orders.v1.ShipOrderResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLACEORDERREQUEST']._serialized_end=189
   _globals['_PLACEORDERRESPONSE']._serialized_start=191
   _globals['_PLACEORDERRESPONSE']._serialized_end=311
-  _globals['_LOGPOSITION']._serialized_start=313
-  _globals['_LOGPOSITION']._serialized_end=361
-  _globals['_ORDERCOMMANDSERVICE']._serialized_start=363
-  _globals['_ORDERCOMMANDSERVICE']._serialized_end=467
+  _globals['_CANCELORDERREQUEST']._serialized_start=313
+  _globals['_CANCELORDERREQUEST']._serialized_end=367
+  _globals['_CANCELORDERRESPONSE']._serialized_start=369
+  _globals['_CANCELORDERRESPONSE']._serialized_end=490
+  _globals['_SHIPORDERREQUEST']._serialized_start=492
+  _globals['_SHIPORDERREQUEST']._serialized_end=528
+  _globals['_SHIPORDERRESPONSE']._serialized_start=530
+  _globals['_SHIPORDERRESPONSE']._serialized_end=649
+  _globals['_LOGPOSITION']._serialized_start=651
+  _globals['_LOGPOSITION']._serialized_end=699
+  _globals['_ORDERCOMMANDSERVICE']._serialized_start=702
+  _globals['_ORDERCOMMANDSERVICE']._serialized_end=972
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,40 @@ class PlaceOrderResponse(_message.Message):
     created: bool
     def __init__(self, order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ..., position: _Optional[_Union[LogPosition, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
+class CancelOrderRequest(_message.Message):
+    __slots__ = ("order_id", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelOrderResponse(_message.Message):
+    __slots__ = ("order", "position", "changed")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    order: _order_pb2.Order
+    position: LogPosition
+    changed: bool
+    def __init__(self, order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ..., position: _Optional[_Union[LogPosition, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
+class ShipOrderRequest(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class ShipOrderResponse(_message.Message):
+    __slots__ = ("order", "position", "changed")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    order: _order_pb2.Order
+    position: LogPosition
+    changed: bool
+    def __init__(self, order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ..., position: _Optional[_Union[LogPosition, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
 class LogPosition(_message.Message):
     __slots__ = ("partition", "offset")
     PARTITION_FIELD_NUMBER: _ClassVar[int]

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class OrderCommandServiceStub:
-    """The write side: places orders. Every call is idempotent by order_id.
+    """The write side: places, cancels and ships orders. Every call is idempotent
+    by order_id.
     """
 
     def __init__(self, channel):
@@ -40,10 +41,21 @@ class OrderCommandServiceStub:
                 request_serializer=oms_dot_orders_dot_v1_dot_command__service__pb2.PlaceOrderRequest.SerializeToString,
                 response_deserializer=oms_dot_orders_dot_v1_dot_command__service__pb2.PlaceOrderResponse.FromString,
                 _registered_method=True)
+        self.CancelOrder = channel.unary_unary(
+                '/oms.orders.v1.OrderCommandService/CancelOrder',
+                request_serializer=oms_dot_orders_dot_v1_dot_command__service__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=oms_dot_orders_dot_v1_dot_command__service__pb2.CancelOrderResponse.FromString,
+                _registered_method=True)
+        self.ShipOrder = channel.unary_unary(
+                '/oms.orders.v1.OrderCommandService/ShipOrder',
+                request_serializer=oms_dot_orders_dot_v1_dot_command__service__pb2.ShipOrderRequest.SerializeToString,
+                response_deserializer=oms_dot_orders_dot_v1_dot_command__service__pb2.ShipOrderResponse.FromString,
+                _registered_method=True)
 
 
 class OrderCommandServiceServicer:
-    """The write side: places orders. Every call is idempotent by order_id.
+    """The write side: places, cancels and ships orders. Every call is idempotent
+    by order_id.
     """
 
     def PlaceOrder(self, request, context):
@@ -51,6 +63,28 @@ class OrderCommandServiceServicer:
         acknowledged it and the query side can read it. Placing the same
         order_id with the same content again returns the existing order;
         with other content it fails with ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelOrder(self, request, context):
+        """Cancels a CREATED or VALIDATED order (its reservation is released) and
+        answers once the query side shows it CANCELLED. A CANCELLED order is
+        returned unchanged. A FAILED or SHIPPED order (or one whose verdict wins
+        the race with the cancel) is FAILED_PRECONDITION, with a
+        google.rpc.PreconditionFailure in the details; an unknown order NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShipOrder(self, request, context):
+        """Ships a VALIDATED order paid in full (its reserved units leave stock)
+        and answers once the query side shows it SHIPPED. A SHIPPED order is
+        returned unchanged. Otherwise FAILED_PRECONDITION, whose
+        google.rpc.PreconditionFailure names what is missing (type "STATE" or
+        "PAYMENT"); an unknown order NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -64,6 +98,16 @@ def add_OrderCommandServiceServicer_to_server(servicer, server):
                     request_deserializer=oms_dot_orders_dot_v1_dot_command__service__pb2.PlaceOrderRequest.FromString,
                     response_serializer=oms_dot_orders_dot_v1_dot_command__service__pb2.PlaceOrderResponse.SerializeToString,
             ),
+            'CancelOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelOrder,
+                    request_deserializer=oms_dot_orders_dot_v1_dot_command__service__pb2.CancelOrderRequest.FromString,
+                    response_serializer=oms_dot_orders_dot_v1_dot_command__service__pb2.CancelOrderResponse.SerializeToString,
+            ),
+            'ShipOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShipOrder,
+                    request_deserializer=oms_dot_orders_dot_v1_dot_command__service__pb2.ShipOrderRequest.FromString,
+                    response_serializer=oms_dot_orders_dot_v1_dot_command__service__pb2.ShipOrderResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'oms.orders.v1.OrderCommandService', rpc_method_handlers)
@@ -73,7 +117,8 @@ def add_OrderCommandServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OrderCommandService:
-    """The write side: places orders. Every call is idempotent by order_id.
+    """The write side: places, cancels and ships orders. Every call is idempotent
+    by order_id.
     """
 
     @staticmethod
@@ -93,6 +138,60 @@ class OrderCommandService:
             '/oms.orders.v1.OrderCommandService/PlaceOrder',
             oms_dot_orders_dot_v1_dot_command__service__pb2.PlaceOrderRequest.SerializeToString,
             oms_dot_orders_dot_v1_dot_command__service__pb2.PlaceOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.orders.v1.OrderCommandService/CancelOrder',
+            oms_dot_orders_dot_v1_dot_command__service__pb2.CancelOrderRequest.SerializeToString,
+            oms_dot_orders_dot_v1_dot_command__service__pb2.CancelOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShipOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.orders.v1.OrderCommandService/ShipOrder',
+            oms_dot_orders_dot_v1_dot_command__service__pb2.ShipOrderRequest.SerializeToString,
+            oms_dot_orders_dot_v1_dot_command__service__pb2.ShipOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OrderCommandServiceStub:
-    """The write side: places orders. Every call is idempotent by order_id."""
+    """The write side: places, cancels and ships orders. Every call is idempotent
+    by order_id.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -39,10 +41,26 @@ class OrderCommandServiceStub:
     order_id with the same content again returns the existing order;
     with other content it fails with ALREADY_EXISTS.
     """
+    CancelOrder: _grpc.UnaryUnaryMultiCallable[_command_service_pb2.CancelOrderRequest, _command_service_pb2.CancelOrderResponse]
+    """Cancels a CREATED or VALIDATED order (its reservation is released) and
+    answers once the query side shows it CANCELLED. A CANCELLED order is
+    returned unchanged. A FAILED or SHIPPED order (or one whose verdict wins
+    the race with the cancel) is FAILED_PRECONDITION, with a
+    google.rpc.PreconditionFailure in the details; an unknown order NOT_FOUND.
+    """
+    ShipOrder: _grpc.UnaryUnaryMultiCallable[_command_service_pb2.ShipOrderRequest, _command_service_pb2.ShipOrderResponse]
+    """Ships a VALIDATED order paid in full (its reserved units leave stock)
+    and answers once the query side shows it SHIPPED. A SHIPPED order is
+    returned unchanged. Otherwise FAILED_PRECONDITION, whose
+    google.rpc.PreconditionFailure names what is missing (type "STATE" or
+    "PAYMENT"); an unknown order NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class OrderCommandServiceAsyncStub(OrderCommandServiceStub):
-    """The write side: places orders. Every call is idempotent by order_id."""
+    """The write side: places, cancels and ships orders. Every call is idempotent
+    by order_id.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     PlaceOrder: _aio.UnaryUnaryMultiCallable[_command_service_pb2.PlaceOrderRequest, _command_service_pb2.PlaceOrderResponse]  # type: ignore[assignment]
@@ -51,9 +69,25 @@ class OrderCommandServiceAsyncStub(OrderCommandServiceStub):
     order_id with the same content again returns the existing order;
     with other content it fails with ALREADY_EXISTS.
     """
+    CancelOrder: _aio.UnaryUnaryMultiCallable[_command_service_pb2.CancelOrderRequest, _command_service_pb2.CancelOrderResponse]  # type: ignore[assignment]
+    """Cancels a CREATED or VALIDATED order (its reservation is released) and
+    answers once the query side shows it CANCELLED. A CANCELLED order is
+    returned unchanged. A FAILED or SHIPPED order (or one whose verdict wins
+    the race with the cancel) is FAILED_PRECONDITION, with a
+    google.rpc.PreconditionFailure in the details; an unknown order NOT_FOUND.
+    """
+    ShipOrder: _aio.UnaryUnaryMultiCallable[_command_service_pb2.ShipOrderRequest, _command_service_pb2.ShipOrderResponse]  # type: ignore[assignment]
+    """Ships a VALIDATED order paid in full (its reserved units leave stock)
+    and answers once the query side shows it SHIPPED. A SHIPPED order is
+    returned unchanged. Otherwise FAILED_PRECONDITION, whose
+    google.rpc.PreconditionFailure names what is missing (type "STATE" or
+    "PAYMENT"); an unknown order NOT_FOUND.
+    """
 
 class OrderCommandServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The write side: places orders. Every call is idempotent by order_id."""
+    """The write side: places, cancels and ships orders. Every call is idempotent
+    by order_id.
+    """
 
     @_abc_1.abstractmethod
     def PlaceOrder(
@@ -65,6 +99,32 @@ class OrderCommandServiceServicer(metaclass=_abc_1.ABCMeta):
         acknowledged it and the query side can read it. Placing the same
         order_id with the same content again returns the existing order;
         with other content it fails with ALREADY_EXISTS.
+        """
+
+    @_abc_1.abstractmethod
+    def CancelOrder(
+        self,
+        request: _command_service_pb2.CancelOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_command_service_pb2.CancelOrderResponse, _abc.Awaitable[_command_service_pb2.CancelOrderResponse]]:
+        """Cancels a CREATED or VALIDATED order (its reservation is released) and
+        answers once the query side shows it CANCELLED. A CANCELLED order is
+        returned unchanged. A FAILED or SHIPPED order (or one whose verdict wins
+        the race with the cancel) is FAILED_PRECONDITION, with a
+        google.rpc.PreconditionFailure in the details; an unknown order NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ShipOrder(
+        self,
+        request: _command_service_pb2.ShipOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_command_service_pb2.ShipOrderResponse, _abc.Awaitable[_command_service_pb2.ShipOrderResponse]]:
+        """Ships a VALIDATED order paid in full (its reserved units leave stock)
+        and answers once the query side shows it SHIPPED. A SHIPPED order is
+        returned unchanged. Otherwise FAILED_PRECONDITION, whose
+        google.rpc.PreconditionFailure names what is missing (type "STATE" or
+        "PAYMENT"); an unknown order NOT_FOUND.
         """
 
 def add_OrderCommandServiceServicer_to_server(servicer: OrderCommandServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
