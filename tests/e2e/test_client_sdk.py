@@ -237,9 +237,13 @@ def test_a_fresh_venv_installs_the_sdk_alone_and_places_and_watches_an_order(
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    # The SDK alone (with the same pins as the project's lock file for its dependencies).
+    # The SDK alone, with the same pins as the project's lock file for its
+    # dependencies (as plain constraints: hashes cannot cover a local directory).
+    pins = [line.split()[0] for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line]
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("\n".join(pins) + "\n")
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.lock"), str(ROOT / "client")],
+        [str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(ROOT / "client")],
         capture_output=True,
         text=True,
         timeout=600,
