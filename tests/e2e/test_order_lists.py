@@ -89,8 +89,21 @@ def test_paging_is_stable_while_orders_keep_coming_and_reads_one_s_writes(platfo
     fresh = place(platform, product, customer_id=customer).order.order_id
     assert list_orders(platform, customer_id=customer, page_size=1).orders[0].order_id == fresh
     assert list_orders(platform, product=product, page_size=1).orders[0].order_id == fresh
-    created = list_orders(platform, customer_id=customer, state=order_pb2.ORDER_STATE_VALIDATED, page_size=500)
-    assert fresh not in {o.order_id for o in created.orders}
+    # A state's list holds the orders in that state, and follows them there.
+    validated = list_orders(platform, customer_id=customer, state=order_pb2.ORDER_STATE_VALIDATED, page_size=500)
+    assert all(o.state == order_pb2.ORDER_STATE_VALIDATED for o in validated.orders)
+    eventually(
+        lambda: (
+            fresh
+            in {
+                o.order_id
+                for o in list_orders(
+                    platform, customer_id=customer, state=order_pb2.ORDER_STATE_VALIDATED, page_size=500
+                ).orders
+            }
+        ),
+        what="the fresh order listed as VALIDATED once validated",
+    )
 
 
 def test_a_forged_or_foreign_page_token_is_invalid_argument(platform: Platform) -> None:
