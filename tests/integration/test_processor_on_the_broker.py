@@ -68,7 +68,10 @@ def verdicts(config: Config) -> dict[str, list[str]]:
 def test_each_order_is_answered_once_and_the_session_survives_a_lost_store(config: Config, tmp_path: Path) -> None:
     customer = unique_customer()
     with running(config):
+        # One after the other: orders of different partitions of `orders` reach
+        # the check, re-keyed by customer, in no fixed order.
         first = place(config, customer, 1500.0)
+        eventually(lambda: first in verdicts(config), timeout_s=60, what="the first answer")
         second = place(config, customer, 600.0)
         eventually(lambda: len(verdicts(config)) == 2, timeout_s=60, what="two answers")
 
