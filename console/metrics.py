@@ -156,8 +156,8 @@ def summary(now: Scrape, before: Scrape | None) -> dict[str, object]:
 def dead_letters(scrape: Scrape) -> dict[str, int]:
     """Dead letters written, per processor (the records its committed
     transactions produced to the dead-letters topic)."""
-    out: dict[str, float] = defaultdict(float)
+    out: dict[str, float] = dict.fromkeys(scrape.by("oms_records_processed_total", "processor"), 0.0)
     for s in scrape.samples:
         if s.name == "oms_records_produced_total" and s.labels.get("topic", "").endswith(DEAD_LETTERS_TOPIC):
-            out[s.labels.get("processor", "?")] += s.value
+            out[s.labels.get("processor", "?")] = out.get(s.labels.get("processor", "?"), 0.0) + s.value
     return {name: int(count) for name, count in sorted(out.items())}

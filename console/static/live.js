@@ -13,9 +13,10 @@
     if (el) el.textContent = value === null || value === undefined ? "–" : String(value);
   }
 
-  function cell(content, cls) {
+  function cell(content, cls, label) {
     const td = document.createElement("td");
     if (cls) td.className = cls;
+    if (label) td.dataset.label = label;
     if (content instanceof Node) td.appendChild(content); else td.textContent = content;
     return td;
   }
@@ -29,7 +30,9 @@
     const state = document.createElement("span");
     state.className = "state state-" + o.state.toLowerCase();
     state.textContent = o.state.toLowerCase();
-    tr.append(cell(link), cell(String(o.customer_id)), cell(o.product), cell(String(o.quantity), "num"), cell(state), cell(o.placed_at));
+    tr.append(
+      cell(link, "", "Order"), cell(String(o.customer_id), "", "Customer"), cell(o.product, "", "Product"),
+      cell(String(o.quantity), "num", "Qty"), cell(state, "", "State"), cell(o.placed_at, "", "Placed"));
     return tr;
   }
 

@@ -221,6 +221,11 @@ def test_a_customer_sees_only_its_own_orders(page: Page, console: str, admin: Om
     assert response is not None and response.status == 403
     expect(page.get_by_test_id("orders")).to_have_count(0)
     expect(page.get_by_role("link", name="Dead letters")).to_have_count(0)
+    # On a phone: the same page, narrower.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{console}/orders")
+    expect(page.get_by_test_id("orders").locator("tbody tr")).to_have_count(1)
+    shot(page, "orders-phone")
 
 
 def test_the_live_view_updates_in_place_while_orders_are_placed(page: Page, console: str, admin: OmsClient) -> None:

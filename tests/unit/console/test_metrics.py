@@ -60,3 +60,8 @@ def test_percentiles_interpolate_within_the_bucket_like_histogram_quantile() -> 
 
 def test_dead_letters_are_what_each_processor_wrote_to_the_dead_letters_topic() -> None:
     assert dead_letters(scrape(1.0, placed=1, validated=1, failed=0, processed=1)) == {"inventory-check": 3}
+
+
+def test_a_processor_without_dead_letters_is_listed_with_none() -> None:
+    text = 'oms_records_processed_total{processor="fraud-check",topic="t.orders"} 5\n'
+    assert dead_letters(Scrape(1.0, parse(text))) == {"fraud-check": 0}
