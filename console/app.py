@@ -42,6 +42,7 @@ from oms_client.client import channel_options
 HERE = Path(__file__).resolve().parent
 STATES = ("CREATED", "VALIDATED", "FAILED", "SHIPPED", "CANCELLED")
 PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 CALL_TIMEOUT_S = 5.0
 LIVE_ORDERS = 12
 
@@ -236,6 +237,8 @@ class Console:
         state = q.get("state", "").strip().upper()
         product = q.get("product", "").strip()
         token = q.get("page_token", "")
+        size_text = q.get("size", "")
+        size = min(int(size_text), MAX_PAGE_SIZE) if size_text.isdigit() and int(size_text) > 0 else PAGE_SIZE
         filters = {"customer": customer_text, "state": state, "product": product}
         context: dict[str, Any] = {"filters": filters, "states": STATES, "orders": [], "next": "", "paged": bool(token)}
         if customer_text and not customer_text.isdigit():
@@ -250,12 +253,12 @@ class Console:
                 customer_id=customer_id,
                 state=state or None,
                 product=product or None,
-                page_size=PAGE_SIZE,
+                page_size=size,
                 page_token=token,
             )
         except OmsError as error:
             return self.failed(request, viewer, error, "orders.html", context)
-        shown = {k: v for k, v in filters.items() if v}
+        shown = {k: v for k, v in {**filters, "size": size_text if size != PAGE_SIZE else ""}.items() if v}
         context.update(
             orders=[order_row(o) for o in found],
             next=f"/orders?{urlencode({**shown, 'page_token': next_token})}" if next_token else "",
