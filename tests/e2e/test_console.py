@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +21,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from oms_client import OmsClient, state_name
+from tests.support.console import running_console
 from tests.support.orders import unique, unique_customer
 from tests.support.platform import Platform
-from tests.support.ports import free_port
-from topology.registry import SLOTS
 
 pytestmark = [pytest.mark.kafka]
 
@@ -63,23 +58,8 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="module")
 def console(platform: Platform) -> Iterator[str]:
-    port = free_port()
-    urls = ",".join(platform.metrics_url(kind, path="").removesuffix("/") for kind in SLOTS)
-    env = {**platform.env, "OMS_CONSOLE_PORT": str(port), "OMS_CONSOLE_METRICS": urls}
-    process = subprocess.Popen([sys.executable, "-m", "console"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/login", timeout=2):
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, "the console exited"
-            assert time.monotonic() < deadline, "the console did not serve within 30 s"
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with running_console(platform) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
