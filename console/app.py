@@ -4,6 +4,7 @@ through the SDK's AsyncOmsClient, plus the live view's server-sent events."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import time
@@ -361,12 +362,15 @@ class Console:
         client = self.client(viewer)
         versions: dict[str, int] = {}
         before: metrics.Scrape | None = None
+        # The scrapes of the last minute: latency percentiles over that window.
+        window: collections.deque[metrics.Scrape] = collections.deque(maxlen=max(2, round(60 / self.settings.tick_s)))
         while True:
             payload: dict[str, Any] = {"orders": []}
             if viewer.admin and self.settings.metrics_urls:
                 now = await metrics.scrape(self.settings.metrics_urls, time.monotonic())
-                payload["metrics"] = metrics.summary(now, before)
+                payload["metrics"] = metrics.summary(now, before, window[0] if window else None)
                 before = now
+                window.append(now)
             try:
                 found, _ = await client.list_orders_page(customer_id=viewer.customer_id, page_size=LIVE_ORDERS)
             except OmsError as error:

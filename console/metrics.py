@@ -106,10 +106,22 @@ def _rate(now: float, before: float | None, seconds: float) -> float:
     return max(0.0, now - before) / seconds
 
 
-def summary(now: Scrape, before: Scrape | None) -> dict[str, object]:
-    """The live view's figures: flow per second, latency percentiles (since
-    the gateways started), and per stage (processor) its rate, lag and dead
-    letters."""
+def recent_buckets(now: Scrape, then: Scrape | None) -> list[tuple[float, float]] | None:
+    """The histogram of what was observed between two scrapes; None when
+    nothing was (or the counters went back: a gateway restarted)."""
+    if then is None:
+        return None
+    earlier = dict(latency_buckets(then))
+    recent = [(le, count - earlier.get(le, 0.0)) for le, count in latency_buckets(now)]
+    if not recent or recent[-1][1] <= 0 or any(count < 0 for _, count in recent):
+        return None
+    return recent
+
+
+def summary(now: Scrape, before: Scrape | None, window: Scrape | None = None) -> dict[str, object]:
+    """The live view's figures: flow per second, latency percentiles (of the
+    orders decided since `window`, else since the gateways started), and per
+    stage (processor) its rate, lag and dead letters."""
     seconds = now.at - before.at if before else 0.0
     placed = now.total("oms_orders_placed_total")
     decided = now.total("oms_orders_terminal_total", state="validated") + now.total(
@@ -122,7 +134,8 @@ def summary(now: Scrape, before: Scrape | None) -> dict[str, object]:
         if before
         else None
     )
-    buckets = latency_buckets(now)
+    recent = recent_buckets(now, window)
+    buckets = recent if recent is not None else latency_buckets(now)
     processed = now.by("oms_records_processed_total", "processor")
     processed_before = before.by("oms_records_processed_total", "processor") if before else {}
     lag = now.by("oms_consumer_lag", "consumer")
@@ -148,6 +161,7 @@ def summary(now: Scrape, before: Scrape | None) -> dict[str, object]:
             label: None if (value := percentile(buckets, q)) is None else round(value * 1000, 1)
             for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
+        "latency_over": "since start" if recent is None else f"last {round(now.at - window.at) if window else 0} s",
         "stages": stages,
         "unreachable": list(now.unreachable),
     }

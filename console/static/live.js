@@ -81,7 +81,10 @@
 
   function tick(event) {
     const data = JSON.parse(event.data);
-    status.textContent = data.error ? "The API refused: " + data.error : "Live · updated " + new Date().toLocaleTimeString();
+    // The status is a live region: it changes only when the state does.
+    const said = data.error ? "The API refused: " + data.error : "Live";
+    if (status.textContent !== said) status.textContent = said;
+    text("updated", new Date().toLocaleTimeString());
     showOrders(data.orders || []);
     const m = data.metrics;
     if (m) {
@@ -92,6 +95,7 @@
       text("p50", m.latency_ms.p50);
       text("p95", m.latency_ms.p95);
       text("p99", m.latency_ms.p99);
+      text("latency-over", m.latency_over);
       showStages(m.stages);
       history.push({ placed: m.placed_per_s, decided: m.decided_per_s });
       if (history.length > MAX_POINTS) history.shift();

@@ -65,3 +65,24 @@ def test_dead_letters_are_what_each_processor_wrote_to_the_dead_letters_topic() 
 def test_a_processor_without_dead_letters_is_listed_with_none() -> None:
     text = 'oms_records_processed_total{processor="fraud-check",topic="t.orders"} 5\n'
     assert dead_letters(Scrape(1.0, parse(text))) == {"fraud-check": 0}
+
+
+def test_latency_percentiles_cover_the_window_when_orders_were_decided_in_it() -> None:
+    then = Scrape(
+        0.0,
+        parse(
+            'oms_order_latency_seconds_bucket{le="0.1"} 100\noms_order_latency_seconds_bucket{le="1.0"} 100\noms_order_latency_seconds_bucket{le="+Inf"} 100\n'
+        ),
+    )
+    now = Scrape(
+        60.0,
+        parse(
+            'oms_order_latency_seconds_bucket{le="0.1"} 100\noms_order_latency_seconds_bucket{le="1.0"} 110\noms_order_latency_seconds_bucket{le="+Inf"} 110\n'
+        ),
+    )
+    # All of the window's ten were slow, though most orders ever were fast.
+    figures = summary(now, then, then)
+    assert figures["latency_over"] == "last 60 s"
+    assert figures["latency_ms"]["p50"] == pytest.approx(550.0)  # type: ignore[index]
+    # Nothing decided in the window: since the start.
+    assert summary(now, now, now)["latency_over"] == "since start"
