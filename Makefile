@@ -23,8 +23,12 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml clien
 $(BIN)/grpcurl:
 	GOBIN=$(BIN) GOFLAGS=-mod=mod go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
+# The console's browser tests run headless Chromium: Debian's package (CI
+# runs as root on Debian), else the browser Playwright fetches for itself.
 setup: $(VENV)/.installed $(BIN)/grpcurl
 	$(BIN)/python -m localkafka install
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+	  || $(BIN)/python -m playwright install chromium
 
 run: setup
 	$(BIN)/python -m launcher

@@ -18,7 +18,7 @@ from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import KafkaCluster, from_env
 from topology.config import EX_CONFIG, Config, load_or_exit
-from topology.registry import SERVICES
+from topology.registry import SERVICES, metrics_port
 from topology.security import as_admin, provision_service_users
 from topology.service import configure_logging, create_topics_or_exit
 
@@ -35,6 +35,27 @@ def service_specs(instances: int, credentials: Mapping[str, Mapping[str, str]] |
             env = {"OMS_INSTANCE_ID": str(instance), **own}
             specs.append(ServiceSpec(f"{service.name}-{instance}", service.argv, env))
     return specs
+
+
+def console_spec(settings: Config) -> ServiceSpec:
+    """The web console (python -m console), a client of the front door; its
+    live view reads every service instance's metrics endpoint."""
+    host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "::") else settings.metrics_host
+    urls = [
+        f"http://{host}:{metrics_port(settings.metrics_port, service.kind, str(instance))}"
+        for service in SERVICES
+        for instance in range(settings.instances)
+    ]
+    if settings.metrics_port == 0:
+        urls = []  # any free port each: not known here
+    return ServiceSpec(
+        "console", ("-m", "console"), {"OMS_CONSOLE_METRICS": settings.console_metrics or ",".join(urls)}
+    )
+
+
+def console_address(settings: Config) -> str:
+    host = "localhost" if settings.console_host in ("127.0.0.1", "0.0.0.0", "::") else settings.console_host
+    return f"{host}:{settings.console_port}"
 
 
 def front_door_channel(settings: Config) -> grpc.Channel:
@@ -133,13 +154,14 @@ def main() -> int:
         create_topics_or_exit(settings, fix=not kafka.is_external or settings.kafka_fix_topic_configs)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
         sink = start_mail_sink(settings, env)
-        supervisor = Supervisor(service_specs(settings.instances, credentials), env)
+        supervisor = Supervisor([*service_specs(settings.instances, credentials), console_spec(settings)], env)
         supervisor.start()
         brokers = BrokerKeeper(kafka)
         try:
             if wait_serving(settings, stop):
                 print(
-                    f"\nOMS is ready: gRPC at localhost:{settings.grpc_port}, Kafka at {kafka.bootstrap_servers}."
+                    f"\nOMS is ready: gRPC at localhost:{settings.grpc_port}, the console at"
+                    f" http://{console_address(settings)}, Kafka at {kafka.bootstrap_servers}."
                     " Ctrl-C stops everything.\n",
                     flush=True,
                 )

@@ -322,6 +322,22 @@ class Config(BaseSettings):
         json_schema_extra=_section("Email"),
     )
 
+    # Console
+    console_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="the address the web console binds (keep it local unless auth is on: without tokens anyone reaching it acts as an admin)",
+        json_schema_extra=_section("Console"),
+    )
+    console_port: PortOrAny = Field(
+        8080, description="the web console's port (`python -m console`)", json_schema_extra=_section("Console")
+    )
+    console_metrics: str = Field(
+        "",
+        description="comma-separated `http://host:port` of the services' metrics endpoints the console's live view reads",
+        json_schema_extra={**_section("Console"), "default_text": "set by `make run`: every service's metrics port"},
+    )
+
     # Processes
     data_dir: Path = Field(
         REPO_ROOT / ".oms-data",

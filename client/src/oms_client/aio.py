@@ -213,6 +213,23 @@ class AsyncOmsClient:
                 return
             token = page.next_page_token
 
+    async def list_orders_page(
+        self,
+        *,
+        customer_id: int | None = None,
+        state: OrderState | str | int | None = None,
+        product: str | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> tuple[list[Order], str]:
+        """One page of ListOrders, newest first, and the token of the next
+        page ("" after the last): for a caller that pages on demand (a web
+        page's "next" link) rather than iterating them all."""
+        request = _requests.list_orders(customer_id, state, product, page_size, page_token)
+        page: query_service_pb2.ListOrdersResponse = await self._unary(self._queries.ListOrders, request, timeout)
+        return list(page.orders), page.next_page_token
+
     async def list_orders(
         self,
         *,
