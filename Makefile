@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 GRPCURL_VERSION := v1.9.3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test unit lint imports breaking gen check-gen bench bench-quick clean
+.PHONY: setup browser run test unit lint imports breaking gen check-gen bench bench-quick clean
 
 # Every package is pinned with its hashes (requirements.lock: the services';
 # requirements-dev.lock: tests, lint, codegen, bench; scripts/lock makes both):
@@ -23,17 +23,19 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml clien
 $(BIN)/grpcurl:
 	GOBIN=$(BIN) GOFLAGS=-mod=mod go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
-# The console's browser tests run headless Chromium: Debian's package (CI
-# runs as root on Debian), else the browser Playwright fetches for itself.
 setup: $(VENV)/.installed $(BIN)/grpcurl
 	$(BIN)/python -m localkafka install
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+
+# The console's browser tests run headless Chromium: Debian's package (CI
+# runs as root on Debian), else the browser Playwright fetches for itself.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
 	  || $(BIN)/python -m playwright install chromium
 
 run: setup
 	$(BIN)/python -m launcher
 
-test: setup lint check-gen
+test: setup browser lint check-gen
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.installed
@@ -53,8 +55,12 @@ imports: $(VENV)/.installed
 
 # Contracts: no incompatible change (buf's FILE rules) to a published message
 # since the previous commit, the working tree's changes included.
+# A published message stays compatible: the protos against the previous
+# commit's (a clone without history has nothing to compare with, and says so).
 breaking:
-	$(BIN)/buf breaking --against '.git#ref=HEAD~1'
+	if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+	  $(BIN)/buf breaking --against '.git#ref=HEAD~1'; \
+	else echo "buf breaking: no previous commit in this clone to compare with"; fi
 
 gen: $(VENV)/.installed
 	PYTHON=$(BIN)/python scripts/gen-protos
