@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/payments/v1/payments.proto\x12\x0foms.payments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x01\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"^\n\x14RecordPaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x01\"S\n\x15RecordPaymentResponse\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.oms.payments.v1.Payment\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x32p\n\x0ePaymentService\x12^\n\rRecordPayment\x12%.oms.payments.v1.RecordPaymentRequest\x1a&.oms.payments.v1.RecordPaymentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eoms/payments/v1/payments.proto\x12\x0foms.payments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x01\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"^\n\x14RecordPaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x01\"S\n\x15RecordPaymentResponse\x12)\n\x07payment\x18\x01 \x01(\x0b\x32\x18.oms.payments.v1.Payment\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\'\n\x13ListPaymentsRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"P\n\x14ListPaymentsResponse\x12*\n\x08payments\x18\x01 \x03(\x0b\x32\x18.oms.payments.v1.Payment\x12\x0c\n\x04paid\x18\x02 \x01(\x01\x32\xcd\x01\n\x0ePaymentService\x12^\n\rRecordPayment\x12%.oms.payments.v1.RecordPaymentRequest\x1a&.oms.payments.v1.RecordPaymentResponse\x12[\n\x0cListPayments\x12$.oms.payments.v1.ListPaymentsRequest\x1a%.oms.payments.v1.ListPaymentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDPAYMENTREQUEST']._serialized_end=311
   _globals['_RECORDPAYMENTRESPONSE']._serialized_start=313
   _globals['_RECORDPAYMENTRESPONSE']._serialized_end=396
-  _globals['_PAYMENTSERVICE']._serialized_start=398
-  _globals['_PAYMENTSERVICE']._serialized_end=510
+  _globals['_LISTPAYMENTSREQUEST']._serialized_start=398
+  _globals['_LISTPAYMENTSREQUEST']._serialized_end=437
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=439
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=519
+  _globals['_PAYMENTSERVICE']._serialized_start=522
+  _globals['_PAYMENTSERVICE']._serialized_end=727
 # @@protoc_insertion_point(module_scope)

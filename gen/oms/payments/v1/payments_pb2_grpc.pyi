@@ -33,12 +33,22 @@ class PaymentServiceStub:
     def __new__(cls, channel: _aio.Channel) -> PaymentServiceAsyncStub: ...
     RecordPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.RecordPaymentRequest, _payments_pb2.RecordPaymentResponse]
     """Records a payment for an order. Idempotent by payment_id."""
+    ListPayments: _grpc.UnaryUnaryMultiCallable[_payments_pb2.ListPaymentsRequest, _payments_pb2.ListPaymentsResponse]
+    """The payments recorded for an order, oldest first, and their total. An
+    admin may read any order's; a customer only its own order's (another
+    customer's order is NOT_FOUND, as for GetOrder).
+    """
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     RecordPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.RecordPaymentRequest, _payments_pb2.RecordPaymentResponse]  # type: ignore[assignment]
     """Records a payment for an order. Idempotent by payment_id."""
+    ListPayments: _aio.UnaryUnaryMultiCallable[_payments_pb2.ListPaymentsRequest, _payments_pb2.ListPaymentsResponse]  # type: ignore[assignment]
+    """The payments recorded for an order, oldest first, and their total. An
+    admin may read any order's; a customer only its own order's (another
+    customer's order is NOT_FOUND, as for GetOrder).
+    """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -48,5 +58,16 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payments_pb2.RecordPaymentResponse, _abc.Awaitable[_payments_pb2.RecordPaymentResponse]]:
         """Records a payment for an order. Idempotent by payment_id."""
+
+    @_abc_1.abstractmethod
+    def ListPayments(
+        self,
+        request: _payments_pb2.ListPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payments_pb2.ListPaymentsResponse, _abc.Awaitable[_payments_pb2.ListPaymentsResponse]]:
+        """The payments recorded for an order, oldest first, and their total. An
+        admin may read any order's; a customer only its own order's (another
+        customer's order is NOT_FOUND, as for GetOrder).
+        """
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

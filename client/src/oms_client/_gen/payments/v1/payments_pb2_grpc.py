@@ -39,6 +39,11 @@ class PaymentServiceStub:
                 request_serializer=oms_dot_payments_dot_v1_dot_payments__pb2.RecordPaymentRequest.SerializeToString,
                 response_deserializer=oms_dot_payments_dot_v1_dot_payments__pb2.RecordPaymentResponse.FromString,
                 _registered_method=True)
+        self.ListPayments = channel.unary_unary(
+                '/oms.payments.v1.PaymentService/ListPayments',
+                request_serializer=oms_dot_payments_dot_v1_dot_payments__pb2.ListPaymentsRequest.SerializeToString,
+                response_deserializer=oms_dot_payments_dot_v1_dot_payments__pb2.ListPaymentsResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -51,6 +56,15 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPayments(self, request, context):
+        """The payments recorded for an order, oldest first, and their total. An
+        admin may read any order's; a customer only its own order's (another
+        customer's order is NOT_FOUND, as for GetOrder).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +72,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.RecordPayment,
                     request_deserializer=oms_dot_payments_dot_v1_dot_payments__pb2.RecordPaymentRequest.FromString,
                     response_serializer=oms_dot_payments_dot_v1_dot_payments__pb2.RecordPaymentResponse.SerializeToString,
+            ),
+            'ListPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayments,
+                    request_deserializer=oms_dot_payments_dot_v1_dot_payments__pb2.ListPaymentsRequest.FromString,
+                    response_serializer=oms_dot_payments_dot_v1_dot_payments__pb2.ListPaymentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +106,33 @@ class PaymentService:
             '/oms.payments.v1.PaymentService/RecordPayment',
             oms_dot_payments_dot_v1_dot_payments__pb2.RecordPaymentRequest.SerializeToString,
             oms_dot_payments_dot_v1_dot_payments__pb2.RecordPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.payments.v1.PaymentService/ListPayments',
+            oms_dot_payments_dot_v1_dot_payments__pb2.ListPaymentsRequest.SerializeToString,
+            oms_dot_payments_dot_v1_dot_payments__pb2.ListPaymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,
