@@ -486,6 +486,19 @@ def test_record_payment_generates_a_payment_id_and_retries_with_it(oms: Harness)
     assert future.result(timeout=5).payment == payment
 
 
+def test_list_payments_asks_for_the_order_s_payments_and_retries_unavailable(oms: Harness) -> None:
+    future = oms.call(lambda: oms.client.list_payments("order-1"))
+    first, rpc = oms.unary(PAYMENTS.methods_by_name["ListPayments"])
+    rpc.terminate(payments_pb2.ListPaymentsResponse(), (), grpc.StatusCode.UNAVAILABLE, "down")
+    second, rpc = oms.unary(PAYMENTS.methods_by_name["ListPayments"])
+    payment = payments_pb2.Payment(payment_id="p-1", order_id="order-1", currency="EUR", amount=25.0)
+    rpc.terminate(payments_pb2.ListPaymentsResponse(payments=[payment], paid=25.0), (), grpc.StatusCode.OK, "")
+
+    assert first == second == payments_pb2.ListPaymentsRequest(order_id="order-1")
+    listed = future.result(timeout=5)
+    assert (list(listed.payments), listed.paid) == ([payment], 25.0)
+
+
 def test_the_client_closes_only_a_channel_it_made() -> None:
     harness = Harness()
     with harness.client:

@@ -10,7 +10,14 @@ from typing import TypeVar
 
 from gateway.adapters import order_index
 from gateway.adapters.notifier import EndOffsets, Notifier, Watch
-from gateway.adapters.tables import customer_key, decode_paid, paid_key, payment_key
+from gateway.adapters.tables import (
+    customer_key,
+    decode_paid,
+    order_payments_prefix,
+    paid_key,
+    payment_id_of,
+    payment_key,
+)
 from gateway.adapters.view import View, order_key, stock_key
 from gateway.app.ports import Cursor, HistoryEntry, Position, ReadModel, TopicPartition, Updates
 from oms.customers.v1 import customers_pb2
@@ -94,6 +101,12 @@ class LevelDbReadModel(ReadModel):
     def payment(self, payment_id: str) -> payments_pb2.Payment | None:
         raw = self.view.get_raw(payment_key(payment_id))
         return None if raw is None else payments_pb2.Payment.FromString(raw)
+
+    def order_payments(self, order_id: str) -> list[payments_pb2.Payment]:
+        found = (
+            self.payment(payment_id_of(order_id, key)) for key, _ in self.view.scan(order_payments_prefix(order_id))
+        )
+        return [payment for payment in found if payment is not None]
 
     def paid(self, order_id: str) -> float:
         return decode_paid(self.view.get_raw(paid_key(order_id))) / 100

@@ -35,6 +35,9 @@ _CUSTOMER = b"customer/"
 _PAYMENT = b"payment/"
 # The total paid per order id, in cents (8 bytes big-endian), kept with the payments.
 _PAID = b"paid/"
+# The payment ids of each order: order-payments/<order id>/<payment id> -> b"",
+# kept with the payments (ids hold no "/", so one order's prefix covers no other's).
+_ORDER_PAYMENTS = b"order-payments/"
 
 
 def customer_key(customer_id: int) -> bytes:
@@ -50,6 +53,19 @@ def paid_key(order_id: str) -> bytes:
     return _PAID + order_id.encode()
 
 
+def order_payments_prefix(order_id: str) -> bytes:
+    return _ORDER_PAYMENTS + order_id.encode() + b"/"
+
+
+def order_payment_key(order_id: str, payment_id: bytes) -> bytes:
+    return order_payments_prefix(order_id) + payment_id
+
+
+def payment_id_of(order_id: str, key: bytes) -> str:
+    """The payment id an order-payments key holds."""
+    return key[len(order_payments_prefix(order_id)) :].decode()
+
+
 def decode_paid(raw: bytes | None) -> int:
     """The total paid in cents."""
     return 0 if raw is None else int(struct.unpack(">q", raw)[0])
@@ -60,7 +76,8 @@ def project_tables(
 ) -> Changes:
     """The view entries a batch changes: the latest record per key wins. A
     payment id seen for the first time adds its amount to its order's total
-    (a payment id is recorded once; a repeat adds nothing)."""
+    (a payment id is recorded once; a repeat adds nothing) and joins its
+    order's index of payment ids."""
     changes: Changes = {}
     for record in records:
         if not record.key:
@@ -86,6 +103,7 @@ def project_tables(
                 total = paid_key(message.order_id)
                 before = decode_paid(changes.get(total) or current(total))
                 changes[total] = struct.pack(">q", before + cents(message.amount))
+                changes[order_payment_key(message.order_id, record.key)] = b""
         changes[key] = record.value
     return changes
 

@@ -2,7 +2,8 @@
 owner as an order id would, so every call for one id is served by one
 instance (gateway/app/writes.py says why). A customer may pay only its own
 orders: the paid order is first read, as that customer, at the order's
-owner (routed as a GetOrder would be)."""
+owner (routed as a GetOrder would be). ListPayments is served by the
+order's owner, whose order view says whose order it is."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import grpc
 
 from gateway.api.auth import principal
 from gateway.api.routing import Routes, routed
+from gateway.app import commands
 from gateway.app.commands import GetOrder, RecordPayment
 from gateway.app.handlers import Orders, Payments
 from oms.orders.v1 import query_service_pb2, query_service_pb2_grpc
@@ -57,3 +59,12 @@ class PaymentService(payments_pb2_grpc.PaymentServiceServicer):
         payer = await self._payer(command.order_id, context)
         recorded = await self.payments.record(command, principal(), payer)
         return payments_pb2.RecordPaymentResponse(payment=recorded.value, created=recorded.created)
+
+    @routed(
+        lambda request: commands.ListPayments(request.order_id),
+        lambda service, query: service.payments.order_partition(query.order_id),
+    )
+    async def ListPayments(
+        self, query: commands.ListPayments, context: grpc.aio.ServicerContext
+    ) -> payments_pb2.ListPaymentsResponse:
+        return await self.payments.for_order(query, principal())

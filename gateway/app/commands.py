@@ -100,6 +100,14 @@ class ShipOrder:
 
 
 @dataclass(frozen=True)
+class ListPayments:
+    order_id: str
+
+    def __post_init__(self) -> None:
+        checks.require(checks.order_id_violations(self.order_id))
+
+
+@dataclass(frozen=True)
 class GetStock:
     product: str
 

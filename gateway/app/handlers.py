@@ -17,6 +17,7 @@ from gateway.app.commands import (
     GetStock,
     ListOrderEvents,
     ListOrders,
+    ListPayments,
     PlaceOrder,
     RecordPayment,
     SetStock,
@@ -544,13 +545,40 @@ class Payments:
     id picks an owner as an order id would), which looks the id up in the
     payments table (once caught up with the id's partition) before writing."""
 
-    def __init__(self, reads: ReadModel, writes: IdempotentWrites, topics: Topics) -> None:
+    def __init__(self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, orders: Orders) -> None:
         self._reads = reads
         self._writes = writes
         self._topics = topics
+        self._orders = orders
 
     def partition(self, payment_id: str) -> TopicPartition:
         return self._reads.partition_of(self._topics.orders, payment_id.encode())
+
+    def order_partition(self, order_id: str) -> TopicPartition:
+        """Where ListPayments is served: the owner of the order's partition,
+        whose order view says whose order it is."""
+        return self._orders.partition(order_id)
+
+    async def for_order(
+        self, query: ListPayments, principal: Principal = UNAUTHENTICATED_ADMIN
+    ) -> payments_pb2.ListPaymentsResponse:
+        """The order's payments, oldest first, and their total. An admin may
+        read any order id's; a customer only its own order's (another
+        customer's order is NOT_FOUND alike, as GetOrder answers)."""
+        if not principal.admin:
+            await self._orders.get(GetOrder(query.order_id), principal)
+        _require_tables(self._reads)
+        # Read your writes: every payment acknowledged before the call, by
+        # any instance, is in the table once it has caught up with the log.
+        topic = self._topics.payments
+        await asyncio.gather(*(self._reads.caught_up((topic, p)) for p in range(self._reads.partition_count(topic))))
+        payments = sorted(
+            self._reads.order_payments(query.order_id),
+            key=lambda payment: (payment.recorded_at.ToMilliseconds(), payment.payment_id),
+        )
+        # The total of the payments listed (in cents, as the paid total is kept).
+        paid = sum(cents(payment.amount) for payment in payments) / 100
+        return payments_pb2.ListPaymentsResponse(payments=payments, paid=paid)
 
     async def record(
         self, command: RecordPayment, principal: Principal = UNAUTHENTICATED_ADMIN, payer: int | None = None
@@ -618,9 +646,10 @@ def build_app(
     tokens: Tokens | None = None,
 ) -> App:
     writes = IdempotentWrites(log, reads)
+    orders = Orders(reads, writes, topics, placed, tokens)
     return App(
-        Orders(reads, writes, topics, placed, tokens),
+        orders,
         Inventory(reads, writes, topics),
         Customers(reads, log, topics),
-        Payments(reads, writes, topics),
+        Payments(reads, writes, topics, orders),
     )

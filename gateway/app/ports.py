@@ -114,6 +114,10 @@ class ReadModel(abc.ABC):
     def payment(self, payment_id: str) -> payments_pb2.Payment | None: ...
 
     @abc.abstractmethod
+    def order_payments(self, order_id: str) -> list[payments_pb2.Payment]:
+        """The payments recorded for an order (the payments table), in no set order."""
+
+    @abc.abstractmethod
     def paid(self, order_id: str) -> float:
         """The total of the payments recorded for an order (the payments table)."""
 

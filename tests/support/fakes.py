@@ -235,6 +235,9 @@ class InMemoryReadModel(ReadModel):
     def payment(self, payment_id: str) -> payments_pb2.Payment | None:
         return self.payments.get(payment_id)
 
+    def order_payments(self, order_id: str) -> list[payments_pb2.Payment]:
+        return [p for p in self.payments.values() if p.order_id == order_id]
+
     def paid(self, order_id: str) -> float:
         return sum(cents(p.amount) for p in self.payments.values() if p.order_id == order_id) / 100
 

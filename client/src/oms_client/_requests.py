@@ -117,6 +117,10 @@ def record_payment(
     )
 
 
+def list_payments(order_id: str) -> payments_pb2.ListPaymentsRequest:
+    return payments_pb2.ListPaymentsRequest(order_id=order_id)
+
+
 def cancel_order(order_id: str, reason: str) -> command_service_pb2.CancelOrderRequest:
     return command_service_pb2.CancelOrderRequest(order_id=order_id, reason=reason)
 

@@ -23,6 +23,7 @@ from oms_client.types import (
     CancelOrderResponse,
     Customer,
     CustomerLevel,
+    ListPaymentsResponse,
     LogPosition,
     Order,
     OrderHistoryEvent,
@@ -311,6 +312,10 @@ class AsyncOmsClient:
     ) -> RecordPaymentResponse:
         request = _requests.record_payment(payment_id, order_id, amount, currency)
         return await self._unary(self._payments.RecordPayment, request, timeout)
+
+    async def list_payments(self, order_id: str, *, timeout: float | None = None) -> ListPaymentsResponse:
+        """The payments recorded for an order, oldest first, and their total."""
+        return await self._unary(self._payments.ListPayments, _requests.list_payments(order_id), timeout)
 
 
 __all__ = ["AsyncOmsClient"]

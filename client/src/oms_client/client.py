@@ -22,6 +22,7 @@ from oms_client.types import (
     CancelOrderResponse,
     Customer,
     CustomerLevel,
+    ListPaymentsResponse,
     LogPosition,
     Order,
     OrderHistoryEvent,
@@ -326,6 +327,11 @@ class OmsClient:
         key (a fresh one when not given)."""
         request = _requests.record_payment(payment_id, order_id, amount, currency)
         return self._unary(self._payments.RecordPayment, request, timeout)
+
+    def list_payments(self, order_id: str, *, timeout: float | None = None) -> ListPaymentsResponse:
+        """The payments recorded for an order, oldest first (`payments`), and
+        their total (`paid`). A customer token reads only its own orders'."""
+        return self._unary(self._payments.ListPayments, _requests.list_payments(order_id), timeout)
 
 
 __all__ = ["OmsClient"]

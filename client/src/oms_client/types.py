@@ -16,7 +16,7 @@ from oms_client._gen.orders.v1.command_service_pb2 import (
 )
 from oms_client._gen.orders.v1.order_pb2 import CheckOutcome, CheckResult, CheckType, Order, OrderState
 from oms_client._gen.orders.v1.query_service_pb2 import OrderEventKind, OrderHistoryEvent, WatchOrdersResponse
-from oms_client._gen.payments.v1.payments_pb2 import Payment, RecordPaymentResponse
+from oms_client._gen.payments.v1.payments_pb2 import ListPaymentsResponse, Payment, RecordPaymentResponse
 
 TERMINAL_STATES: frozenset[int] = frozenset(
     {
@@ -71,6 +71,7 @@ __all__ = [
     "CheckType",
     "Customer",
     "CustomerLevel",
+    "ListPaymentsResponse",
     "LogPosition",
     "Order",
     "OrderEventKind",

@@ -8,7 +8,14 @@ import struct
 
 import pytest
 
-from gateway.adapters.tables import customer_key, decode_paid, paid_key, payment_key, project_tables
+from gateway.adapters.tables import (
+    customer_key,
+    decode_paid,
+    order_payment_key,
+    paid_key,
+    payment_key,
+    project_tables,
+)
 from gateway.app.checks import customer_violations, payment_violations
 from gateway.app.handlers import normalized
 from oms.customers.v1 import customers_pb2
@@ -126,7 +133,12 @@ def test_the_tables_keep_the_latest_record_per_key() -> None:
         TOPICS,
     )
 
-    assert changes == {customer_key(7): new, payment_key("p1"): paid, paid_key("o1"): struct.pack(">q", 0)}
+    assert changes == {
+        customer_key(7): new,
+        payment_key("p1"): paid,
+        paid_key("o1"): struct.pack(">q", 0),
+        order_payment_key("o1", b"p1"): b"",
+    }
 
 
 def test_the_payments_table_keeps_each_order_s_total_counting_a_payment_id_once() -> None:
