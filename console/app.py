@@ -30,6 +30,7 @@ from console import metrics
 from console.access import CSRF_COOKIE, CSRF_FIELD, TOKEN_COOKIE, Viewer, csrf_ok, new_csrf_token, viewer_of
 from oms_client import (
     AsyncOmsClient,
+    ListPaymentsResponse,
     OmsError,
     Order,
     OrderState,
@@ -77,6 +78,27 @@ def order_row(order: Order) -> dict[str, Any]:
         "state": state_name(order.state),
         "placed_at": _when(order.placed_at),
         "version": order.version,
+    }
+
+
+def payment_facts(order: Order, listed: ListPaymentsResponse) -> dict[str, Any]:
+    """The order's payments, oldest first, and their total against the order's amount."""
+    amount_cents = round(order.quantity * order.price * 100)
+    paid_cents = round(listed.paid * 100)
+    return {
+        "payments": [
+            {
+                "payment_id": p.payment_id,
+                "amount": f"{p.amount:.2f}",
+                "currency": p.currency,
+                "recorded_at": _when(p.recorded_at),
+            }
+            for p in listed.payments
+        ],
+        "paid": f"{paid_cents / 100:.2f}",
+        "amount": f"{amount_cents / 100:.2f}",
+        "outstanding": f"{max(amount_cents - paid_cents, 0) / 100:.2f}",
+        "paid_in_full": paid_cents >= amount_cents,
     }
 
 
@@ -269,9 +291,12 @@ class Console:
 
     async def order_context(self, viewer: Viewer, order_id: str) -> dict[str, Any]:
         client = self.client(viewer)
-        order, events = await asyncio.gather(client.get_order(order_id), client.list_order_events(order_id))
+        order, events, payments = await asyncio.gather(
+            client.get_order(order_id), client.list_order_events(order_id), client.list_payments(order_id)
+        )
         return {
             "order": order_row(order),
+            **payment_facts(order, payments),
             "checks": [
                 {"type": check_type_name(c.check_type), "result": check_result_name(c.result), "reason": c.reason}
                 for c in order.checks

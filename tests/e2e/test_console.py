@@ -2,7 +2,7 @@
 Playwright, against the real platform with tokens on, the console started as
 `make run` starts it (`python -m console`).
 
-Search by customer and state, opening an order (its checks and history),
+Search by customer and state, opening an order (its checks, payments and history),
 cancelling from the page, a refused shipment showing the API's reason, the
 live view updating while orders are placed, stock set by an admin, and the
 token rules: no token gets the login page, a bad token is refused, a customer
@@ -11,6 +11,7 @@ sees only its own orders. Every page's screenshot is saved (see SHOTS)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -161,9 +162,19 @@ def test_search_by_customer_and_state_then_open_an_order(page: Page, console: st
     expect(page.get_by_test_id("history").locator("li")).to_have_count(2)
     # A failed order is closed: nothing to cancel or ship.
     expect(page.get_by_role("button", name="Cancel order")).to_have_count(0)
+    expect(page.get_by_test_id("payments")).to_have_count(0)
+    expect(page.get_by_test_id("paid")).to_have_text("Paid 0.00 of 3.00: 3.00 outstanding.")
+    # The order's payments (ListPayments) and their total against its amount.
+    paid = admin.record_payment(order_id=kept, amount=4.0, currency="EUR").payment
     page.goto(f"{console}/orders/{kept}")
     expect(page.get_by_test_id("state")).to_have_text("validated")
     expect(page.get_by_role("button", name="Ship order")).to_be_visible()
+    payment_rows = page.get_by_test_id("payments").locator("tbody tr")
+    expect(payment_rows).to_have_count(1)
+    expect(payment_rows.nth(0).locator("td")).to_have_text(
+        [paid.payment_id, "4.00", "EUR", re.compile(r"\d{4}-.* UTC")]
+    )
+    expect(page.get_by_test_id("paid")).to_have_text("Paid 4.00 of 9.50: 5.50 outstanding.")
     shot(page, "order")
 
 
