@@ -83,6 +83,8 @@ def test_the_readme_grpcurl_examples_work(platform: Platform, mail: MailSink) ->
     assert json_objects(outputs["oms.customers.v1.CustomerService/GetCustomer"][0])[0]["customer"] == customer
     first, again = (json_objects(o)[0] for o in outputs["oms.payments.v1.PaymentService/RecordPayment order-1003"])
     assert first["created"] is True and "created" not in again and again["payment"] == first["payment"]
+    listed = json_objects(outputs["oms.payments.v1.PaymentService/ListPayments order-1003"][0])[0]
+    assert listed == {"payments": [first["payment"]], "paid": 12.5}
     shipped = json_objects(outputs["oms.orders.v1.OrderCommandService/ShipOrder order-1003"][0])[0]
     assert shipped["order"]["state"] == "ORDER_STATE_SHIPPED" and shipped["changed"] is True
     cancelled = json_objects(outputs["oms.orders.v1.OrderCommandService/CancelOrder order-1001"][0])[0]
