@@ -124,6 +124,11 @@ RPCS: dict[str, tuple[str, type[Message], st.SearchStrategy[dict[str, Any]]]] = 
         payments_pb2.RecordPaymentRequest,
         st.fixed_dictionaries({"payment_id": TEXT, "order_id": TEXT, "currency": TEXT, "amount": NUMBER}),
     ),
+    "ListPayments": (
+        "/oms.payments.v1.PaymentService/ListPayments",
+        payments_pb2.ListPaymentsRequest,
+        st.fixed_dictionaries({"order_id": TEXT}),
+    ),
 }
 
 
