@@ -106,7 +106,8 @@ class LevelDbReadModel(ReadModel):
         found = (
             self.payment(payment_id_of(order_id, key)) for key, _ in self.view.scan(order_payments_prefix(order_id))
         )
-        return [payment for payment in found if payment is not None]
+        # Only the order's own (ids from the API hold no "/", but the log is not checked).
+        return [payment for payment in found if payment is not None and payment.order_id == order_id]
 
     def paid(self, order_id: str) -> float:
         return decode_paid(self.view.get_raw(paid_key(order_id))) / 100
