@@ -24,6 +24,7 @@ from oms_client.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from oms_client.types import Order, OrderEventKind, OrderState, ProductStock
 
 __all__ = [
+    "test_a_customer_watch_sees_each_change_and_resumes_after_a_token",
     "test_cancel_a_validated_order_releases_its_stock_once",
     "test_closed_orders_refuse_what_their_state_forbids",
     "test_history_lists_each_change_oldest_first",
@@ -245,3 +246,25 @@ def test_payments_are_idempotent_by_id(client: OmsClient) -> None:
         client.record_payment(payment_id=payment_id, order_id=order.order_id, amount=5.0)
     assert reused.value.reason == "PAYMENT_ID_REUSED"
     assert reused.value.metadata == {"payment_id": payment_id}
+
+
+def test_a_customer_watch_sees_each_change_and_resumes_after_a_token(client: OmsClient) -> None:
+    buyer, product = customer(), stocked(client)
+    changes = client.watch_orders(buyer, timeout=WAIT_S)
+    start = next(changes)
+    assert not start.HasField("order") and start.resume_token
+    order_id = client.place_order(customer_id=buyer, product=product, quantity=1, price=1.0).order.order_id
+    client.wait_for_terminal(order_id, timeout=WAIT_S)
+    client.cancel_order(order_id)
+    seen = [next(changes) for _ in range(3)]
+    changes.close()
+    assert [c.kind for c in seen] == [
+        OrderEventKind.ORDER_EVENT_KIND_PLACED,
+        OrderEventKind.ORDER_EVENT_KIND_VALIDATED,
+        OrderEventKind.ORDER_EVENT_KIND_CANCELLED,
+    ]
+    assert [(c.order.order_id, c.order.version) for c in seen] == [(order_id, 1), (order_id, 2), (order_id, 3)]
+    resumed = client.watch_orders(buyer, resume_token=seen[0].resume_token, timeout=WAIT_S)
+    again = [next(resumed) for _ in range(2)]
+    resumed.close()
+    assert [c.order.version for c in again] == [2, 3]
