@@ -25,6 +25,7 @@ from oms_client.types import Order, OrderEventKind, OrderState, ProductStock
 
 __all__ = [
     "test_a_customer_watch_sees_each_change_and_resumes_after_a_token",
+    "test_bytes_that_are_no_message_are_an_invalid_argument",
     "test_cancel_a_validated_order_releases_its_stock_once",
     "test_closed_orders_refuse_what_their_state_forbids",
     "test_history_lists_each_change_oldest_first",
@@ -268,3 +269,20 @@ def test_a_customer_watch_sees_each_change_and_resumes_after_a_token(client: Oms
     again = [next(resumed) for _ in range(2)]
     resumed.close()
     assert [c.order.version for c in again] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "method", ["oms.orders.v1.OrderCommandService/PlaceOrder", "oms.orders.v1.OrderQueryService/WatchOrder"]
+)
+def test_bytes_that_are_no_message_are_an_invalid_argument(client: OmsClient, method: str) -> None:
+    truncated = b"\x0a\x05ab"  # field 1, 5 bytes long, 2 given
+    if method.endswith("WatchOrder"):
+        call = client.channel.unary_stream(f"/{method}")
+        with pytest.raises(grpc.RpcError) as refused:
+            list(call(truncated, timeout=WAIT_S))
+    else:
+        with pytest.raises(grpc.RpcError) as refused:
+            client.channel.unary_unary(f"/{method}")(truncated, timeout=WAIT_S)
+    error = from_rpc_error(refused.value)
+    assert isinstance(error, InvalidArgument)
+    assert [v.field for v in error.field_violations] == ["request"]

@@ -38,7 +38,7 @@ from oms_client._gen.customers.v1 import customers_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2_grpc
 from oms_client._gen.orders.v1 import command_service_pb2_grpc, order_pb2, query_service_pb2_grpc
 from oms_client._gen.payments.v1 import payments_pb2_grpc
-from oms_client.testing._services import Commands, Customers, Inventory, Payments, Queries
+from oms_client.testing._services import Commands, Customers, Inventory, LenientRequests, Payments, Queries
 from oms_client.testing._state import FRAUD_LIMIT, State
 
 __all__ = ["FakeOms"]
@@ -54,7 +54,10 @@ class FakeOms:
         self, *, auto_decide: bool = True, fraud_limit: float | None = FRAUD_LIMIT, max_workers: int = 32
     ) -> None:
         self.state = State(auto_decide=auto_decide, fraud_limit=fraud_limit)
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fake-oms"))
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fake-oms"),
+            interceptors=[LenientRequests()],
+        )
         state = self.state
         command_service_pb2_grpc.add_OrderCommandServiceServicer_to_server(Commands(state), self._server)
         query_service_pb2_grpc.add_OrderQueryServiceServicer_to_server(Queries(state), self._server)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from oms_client._gen.customers.v1 import customers_pb2, customers_pb2_grpc
@@ -25,6 +26,40 @@ from oms_client.testing._checks import FieldViolation
 from oms_client.testing._state import CLOSED, TERMINAL, Refusal, State, invalid, require
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Malformed:
+    """A request whose bytes are no message of the method's type."""
+
+
+MALFORMED = _Malformed()
+NOT_A_MESSAGE = [FieldViolation("request", "is not a well-formed protobuf message of this method")]
+
+
+class LenientRequests(grpc.ServerInterceptor):
+    """gRPC answers bytes its deserializer cannot read with an error of its
+    own; the platform answers INVALID_ARGUMENT. These become MALFORMED, which
+    the methods refuse as the platform does."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        read = handler.request_deserializer
+
+        def lenient(data: bytes) -> object:
+            try:
+                return read(data)
+            except DecodeError:
+                return MALFORMED
+
+        return handler._replace(request_deserializer=lenient)
+
+
 # How often a waiting stream looks whether its call is still wanted.
 POLL_S = 0.2
 
@@ -35,6 +70,8 @@ def answered(method: F) -> F:
     @functools.wraps(method)
     def call(self: object, request: object, context: grpc.ServicerContext) -> object:
         try:
+            if request is MALFORMED:
+                raise invalid(NOT_A_MESSAGE)
             return method(self, request, context)
         except Refusal as refusal:
             context.abort_with_status(rpc_status.to_status(refusal.status))
@@ -47,6 +84,8 @@ def answered_stream(method: F) -> F:
     @functools.wraps(method)
     def call(self: object, request: object, context: grpc.ServicerContext) -> Iterator[object]:
         try:
+            if request is MALFORMED:
+                raise invalid(NOT_A_MESSAGE)
             yield from method(self, request, context)
         except Refusal as refusal:
             context.abort_with_status(rpc_status.to_status(refusal.status))
