@@ -39,7 +39,7 @@ test: setup browser lint check-gen
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit tests/contract client/tests
 
 # Contracts (buf), import boundaries (import-linter), style (ruff) and types
 # (mypy, on the server code). `make test` runs it first.

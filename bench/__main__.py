@@ -5,8 +5,11 @@ Phases, in order: raw (the broker and client alone), stages (each processor
 draining a pre-filled topic), soak (RSS after a long drain), ceiling (the
 load generator against a trivial server), e2e (open-loop rate sweep through
 the front door), scale (1 vs 2 instances per service), profile (py-spy of
-the stages and of the platform under load). Results accumulate per mode in
-bench/out/results-<mode>.json, so one phase can be run again alone.
+the stages and of the platform under load), lists (ListOrders latency for
+one customer with 10,000 orders). Results accumulate per mode in
+bench/out/results-<mode>.json, so one phase can be run again alone; a run of
+`--only lists` alone puts its section into bench/RESULTS.md and leaves the
+rest of the file as it is.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import e2e, profile, raw, report, stages
+from bench import e2e, lists, profile, raw, report, stages
 from bench.common import REPO, Log, loadavg, machine_facts, set_wait_budget, wait_for_quiet
 from localkafka import KafkaCluster
 from tests.support.ports import free_port_block
 
-PHASES = ("raw", "stages", "soak", "ceiling", "e2e", "scale", "profile")
+PHASES = ("raw", "stages", "soak", "ceiling", "e2e", "scale", "profile", "lists")
 OUT = REPO / "bench" / "out"
 # A stage's long drain stops here; its figures are then what it did so far.
 SOAK_LIMIT_S = 600
@@ -46,6 +49,7 @@ class Mode:
     scale_s: float
     profile_orders: int
     profile_s: int
+    list_orders: int
     default_phases: tuple[str, ...]
 
 
@@ -64,6 +68,7 @@ QUICK = Mode(
     scale_s=10,
     profile_orders=20_000,
     profile_s=10,
+    list_orders=2_000,
     default_phases=("raw", "stages", "ceiling", "e2e", "scale"),
 )
 FULL = Mode(
@@ -81,6 +86,7 @@ FULL = Mode(
     scale_s=30,
     profile_orders=50_000,
     profile_s=20,
+    list_orders=10_000,
     default_phases=PHASES,
 )
 # For the smoke test and for debugging the harness: every phase, tiny; its
@@ -100,6 +106,7 @@ TINY = Mode(
     scale_s=3,
     profile_orders=1000,
     profile_s=3,
+    list_orders=200,
     default_phases=PHASES,
 )
 
@@ -125,6 +132,11 @@ def main() -> int:
     )
     parser.add_argument("--stages", help="comma-separated stages (default: all)")
     parser.add_argument(
+        "--list-orders",
+        type=int,
+        help="orders of the one customer the lists phase lists (default: 10,000; 2,000 quick)",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rewrite RESULTS.md and the plot from the saved results"
     )
     args = parser.parse_args()
@@ -140,7 +152,11 @@ def main() -> int:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     if not args.report_only:
         results = run(mode, phases, args, wait_s, results, results_path)
-    report.write(results, OUT if mode is TINY else REPO / "bench")
+    folder = OUT if mode is TINY else REPO / "bench"
+    if phases == ("lists",) and (folder / "RESULTS.md").exists():
+        report.write_lists(results, folder)
+    else:
+        report.write(results, folder)
     return 0
 
 
@@ -213,6 +229,14 @@ def run(
             one.stop()
         if "profile" in phases and profile.available():
             results["profiles"] = profiles(mode, bootstrap, work, log, selected, results)
+            save()
+        if "lists" in phases:
+            wait_for_quiet(args.max_load, wait_s, log)
+            orders = args.list_orders or mode.list_orders
+            results["lists"] = lists.run_lists(bootstrap, work, orders, log)
+            quick = " --quick" if mode.name == "quick" else ""
+            sized = f" --list-orders {orders}" if args.list_orders else ""
+            results["lists"]["command"] = f"python -m bench{quick} --only lists{sized}"
             save()
     finally:
         kafka.stop()

@@ -476,9 +476,69 @@ def render(results: dict, analysis: str) -> str:
                 for name, r in what_if.items()
             ],
         )
+    if results.get("lists"):
+        out += ["", *lists_section(results)]
     if analysis.strip():
         out += ["", analysis.strip()]
     return "\n".join(out) + "\n"
+
+
+LISTS_HEADING = "## Lists: ListOrders for one customer with many orders"
+# Where a lists section goes in a RESULTS.md that has none: before the analysis.
+ANALYSIS_HEADING = "## What limits each figure"
+
+
+def lists_section(results: dict) -> list[str]:
+    """The lists phase's table (bench/lists.py says how it measures)."""
+    lists = results["lists"]
+    out = [
+        LISTS_HEADING,
+        "",
+        f"One customer with {_num(lists['orders'])} orders (one in ten FAILED: an unstocked product), placed "
+        f"through the front door in {_num(lists.get('place_s'), 1)} s ({_num(lists.get('place_rate'))}/s), "
+        f"on {lists['instances']} instance per service and {lists['partitions']} partitions. Each row: the "
+        "query walked page by page once (*walk* per page), then its measured page (the first, or one three "
+        "quarters in: a deep page) asked 100 times, one call at a time (*p50*, *p99*). Newest first, "
+        f"served by the customer's partition owner from its LevelDB indexes. Command: `{lists['command']}`. "
+        f"Load: {_num(lists.get('loadavg'), 2)} / {_num(lists.get('cores_others'), 2)}.",
+        "",
+    ]
+    out += _table(
+        ["query", "page size", "matching", "page", "p50 ms", "p99 ms", "walk p50 ms", "walk p99 ms", "walk s"],
+        [
+            [
+                q["query"],
+                _num(q["page_size"]),
+                _num(q["matching"]),
+                f"{q['page']} of {q['pages']}",
+                _num(q["latency_ms"]["p50"], 1),
+                _num(q["latency_ms"]["p99"], 1),
+                _num(q["walk_ms"]["p50"], 1),
+                _num(q["walk_ms"]["p99"], 1),
+                _num(q["walk_s"], 1),
+            ]
+            for q in lists["queries"]
+        ],
+    )
+    return out
+
+
+def splice(text: str, section: list[str]) -> str:
+    """RESULTS.md text with its lists section replaced by `section` (or, if
+    it has none, put in before the analysis, else at the end)."""
+    lines = text.rstrip("\n").split("\n")
+    if LISTS_HEADING in lines:
+        start = lines.index(LISTS_HEADING)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        return "\n".join([*lines[:start], *section, "", *lines[end:]]).rstrip("\n") + "\n"
+    at = next((i for i, line in enumerate(lines) if line.startswith(ANALYSIS_HEADING)), len(lines))
+    return "\n".join([*lines[:at], *section, "", *lines[at:]]).rstrip("\n") + "\n"
+
+
+def write_lists(results: dict, folder: Path) -> None:
+    """Only the lists section of an existing RESULTS.md, from a run of that phase alone."""
+    path = folder / "RESULTS.md"
+    path.write_text(splice(path.read_text(), lists_section(results)))
 
 
 def plot(results: dict, path: Path) -> bool:

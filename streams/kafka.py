@@ -442,7 +442,11 @@ class GroupProgress:
     transaction's ends one or more offsets past the committed offset of a
     group that read everything. So a partition counts as read once the
     committed offset reaches the end, or once nothing but markers lies
-    between the two (a read_committed probe finds no record there)."""
+    between the two (a read_committed probe finds no record there).
+
+    Ends found read are remembered: a group's progress never goes back, so
+    ends no further than those are read too, and need no broker round trip
+    (nor a probe, at rest every partition ends in markers)."""
 
     def __init__(self, brokers: Brokers, group_id: str) -> None:
         common = _common(brokers)
@@ -455,22 +459,30 @@ class GroupProgress:
                 "isolation.level": "read_committed",
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
+                # A range of markers only has nothing to fetch: say so at once.
+                "fetch.wait.max.ms": 10,
             }
         )
         self._lock = threading.Lock()
+        # The furthest ends the group was found to have read, per partition.
+        self._read: dict[TopicPartitionKey, int] = {}
 
     def reached(self, ends: Mapping[TopicPartitionKey, int], timeout_s: float = 10.0) -> bool:
         """Whether the group has read every record before `ends` (blocking)."""
         with self._lock:
+            if all(end <= self._read.get(tp, -1) for tp, end in ends.items()):
+                return True
             wanted = [TopicPartition(t, p) for t, p in ends]
             try:
                 found = self._committed.committed(wanted, timeout=timeout_s)
             except KafkaException as exc:
                 raise StreamsError(f"committed offsets: {exc}") from exc
             behind = {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset < ends[(tp.topic, tp.partition)]}
-            if not behind:
-                return True
-            return not self._records_before(behind, ends, timeout_s)
+            if behind and self._records_before(behind, ends, timeout_s):
+                return False
+            for tp, end in ends.items():
+                self._read[tp] = max(end, self._read.get(tp, -1))
+            return True
 
     def _records_before(
         self, starts: Mapping[TopicPartitionKey, int], ends: Mapping[TopicPartitionKey, int], timeout_s: float

@@ -10,6 +10,7 @@ import selectors
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from oms_client import _demo
+from oms_client.types import state_name
 from tests.support.orders import unique, unique_customer
 from tests.support.platform import Platform
 
@@ -255,6 +257,16 @@ def test_demo_places_a_mix_that_exercises_every_check(target: str) -> None:
     assert failed["inventory"] + failed.get("order-details", 0) == kinds.count(_demo.OVER_STOCK) + kinds.count(
         _demo.BAD_DETAILS
     )
+    orders = _demo.plan(_demo.DemoConfig(target="", count=count, seed=seed), "x", random.Random(seed))
+    good = [o for o in orders if o.kind == _demo.GOOD]
+    assert {o.fate for o in good} == {f for f, _ in _demo.FATES}, "choose a seed whose good orders meet every fate"
+    assert summary["final_states"] == dict(
+        Counter(state_name(o.should_end) for o in orders if o.kind != _demo.REJECTED)
+    )
+    assert summary["shipped"] == sum(o.fate == _demo.SHIP for o in good)
+    assert summary["cancelled"] == sum(o.fate == _demo.CANCEL for o in good)
+    assert summary["paid"] == sum(o.fate in (_demo.SHIP, _demo.PAID) for o in good)
+    assert summary["customers"] == len(_demo.customers_of(orders))
     assert (
         0
         < summary["verdict_latency_ms"]["p50"]
@@ -270,7 +282,9 @@ def test_demo_shows_live_progress(target: str) -> None:
     assert lines[0].startswith("oms demo ") and "25 orders at 10/s" in lines[0]
     progress = [line for line in lines if line.startswith("placed ")]
     assert len(progress) >= 2, "a progress line every second while it runs"
-    assert lines[-2].startswith("done: placed ") and "latency p50 " in lines[-2] and " p99 " in lines[-2]
+    assert lines[-3].startswith("done: placed ") and "latency p50 " in lines[-3] and " p99 " in lines[-3]
+    assert " shipped " in lines[-3] and " cancelled " in lines[-3]
+    assert lines[-2].startswith("final states: ")
     assert lines[-1].startswith("PlaceOrder latency p50 ")
 
 

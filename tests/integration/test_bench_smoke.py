@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import e2e, raw, report, stages
+from bench import e2e, lists, raw, report, stages
 from bench.common import Log
 
 pytestmark = pytest.mark.kafka
@@ -29,3 +29,18 @@ def test_a_tiny_run_of_each_cheap_phase_completes(bootstrap: str, tmp_path: Path
     assert results["ceiling"]["steps"][0]["sent"] == 50
     rendered = report.render(results, "")
     assert "## Per stage" in rendered and "## The limit" in rendered
+
+
+def test_a_tiny_lists_run_measures_every_query(bootstrap: str, tmp_path: Path) -> None:
+    measured = lists.run_lists(bootstrap, tmp_path, 120, Log())
+
+    assert measured["orders"] == 120
+    by_name = {q["query"]: q for q in measured["queries"]}
+    assert set(by_name) == {q.name for q in lists.QUERIES}
+    assert by_name["no filter, first page"]["matching"] == 120
+    assert by_name["no filter, first page"]["pages"] == 3  # 50 a page
+    assert by_name["no filter, deep page"]["page"] == 3
+    assert by_name["state FAILED, first page"]["matching"] == 12  # one in ten, unstocked
+    assert all(q["latency_ms"]["count"] == lists.REPEATS for q in measured["queries"])
+    rendered = report.render({"mode": "tiny", "lists": measured | {"command": "python -m bench --only lists"}}, "")
+    assert "## Lists: ListOrders" in rendered

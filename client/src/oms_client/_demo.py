@@ -1,6 +1,8 @@
-"""`oms demo`: a stream of realistic orders with live progress.
+"""`oms demo`: plays the whole story of an order, with live progress.
 
-Each order is of one kind, and each kind should end in one way:
+It registers its customers (of every level, so routing and the emails run
+too), stocks its products, then places a stream of orders. Each order is of
+one kind, and each kind should end in one way:
 
 | kind        | share | what it is                                   | should end      |
 |-------------|-------|----------------------------------------------|-----------------|
@@ -12,6 +14,18 @@ Each order is of one kind, and each kind should end in one way:
 
 (The aggregator decides on the first failing check, and the inventory check
 refuses quantity 0 too, so an order of 0 units may fail there first.)
+
+A good order, once VALIDATED, then meets its fate:
+
+| fate   | share | what the demo does             | should end |
+|--------|-------|--------------------------------|------------|
+| ship   | 55 %  | pays in full, then ships it    | SHIPPED    |
+| paid   | 20 %  | pays in full, ships nothing    | VALIDATED  |
+| cancel | 15 %  | cancels it (the stock returns) | CANCELLED  |
+| unpaid | 10 %  | nothing                        | VALIDATED  |
+
+The summary counts the orders by the state they ended in, and gives the
+latency from placing an order to its verdict (p50, p95, p99).
 
 Products and customers are new for every run, so runs do not disturb
 each other or anything else on the platform.
@@ -27,12 +41,12 @@ import sys
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from oms_client.aio import AsyncOmsClient
 from oms_client.errors import InvalidArgument, OmsError
-from oms_client.types import CheckResult, CheckType, Order, OrderState, check_type_name, state_name
+from oms_client.types import CheckResult, CheckType, CustomerLevel, Order, OrderState, check_type_name, state_name
 
 if TYPE_CHECKING:
     from oms_client.cli import Output
@@ -48,6 +62,16 @@ STOCKED = ("JUMPERS", "UNDERPANTS", "STOCKINGS", "HATS")
 SCARCE = "LIMITED-EDITION"
 SCARCE_STOCK = 2
 MAX_IN_FLIGHT = 500
+SHIP, PAID, CANCEL, UNPAID = "ship", "paid", "cancel", "unpaid"
+FATES = ((SHIP, 55), (PAID, 20), (CANCEL, 15), (UNPAID, 10))
+LEVELS = (
+    CustomerLevel.CUSTOMER_LEVEL_BRONZE,
+    CustomerLevel.CUSTOMER_LEVEL_SILVER,
+    CustomerLevel.CUSTOMER_LEVEL_GOLD,
+    CustomerLevel.CUSTOMER_LEVEL_PLATINUM,
+)
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken")
+LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson")
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,27 @@ class Planned:
     product: str
     quantity: int
     price: float
+    # What happens to a good order once VALIDATED (see FATES); "" for the others.
+    fate: str = ""
+
+    @property
+    def amount(self) -> float:
+        return round(self.quantity * self.price, 2)
+
+    @property
+    def should_end(self) -> int:
+        if self.kind != GOOD:
+            return OrderState.ORDER_STATE_FAILED
+        return {SHIP: OrderState.ORDER_STATE_SHIPPED, CANCEL: OrderState.ORDER_STATE_CANCELLED}.get(
+            self.fate, OrderState.ORDER_STATE_VALIDATED
+        )
+
+
+def customers_of(orders: list[Planned]) -> list[tuple[int, int]]:
+    """(customer id, level) of every customer the orders name, the levels
+    taken in turn, so that a run of 4 customers or more has every level."""
+    ids = sorted({o.customer_id for o in orders if o.customer_id > 0})
+    return [(customer_id, LEVELS[n % len(LEVELS)]) for n, customer_id in enumerate(ids)]
 
 
 def plan(config: DemoConfig, run: str, rng: random.Random) -> list[Planned]:
@@ -101,7 +146,10 @@ def plan(config: DemoConfig, run: str, rng: random.Random) -> list[Planned]:
         else:
             planned = Planned(kind, order_id, 0, product, 1, 9.99)
         orders.append(planned)
-    return orders
+    # Fates are drawn after the kinds, so a seed picks the same kinds as before.
+    fates = [f for f, _ in FATES]
+    fate_weights = [w for _, w in FATES]
+    return [replace(o, fate=rng.choices(fates, fate_weights)[0]) if o.kind == GOOD else o for o in orders]
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -122,6 +170,11 @@ class Progress:
     rejected: int = 0
     errors: int = 0
     unexpected: int = 0
+    paid: int = 0
+    shipped: int = 0
+    cancelled: int = 0
+    customers: int = 0
+    final_states: Counter[str] = field(default_factory=Counter)
     failed_by_check: Counter[str] = field(default_factory=Counter)
     last_placed: float = 0.0
     latencies: list[float] = field(default_factory=list)
@@ -139,6 +192,11 @@ class Progress:
             "validated": self.validated,
             "failed": self.failed,
             "failed_by_check": dict(sorted(self.failed_by_check.items())),
+            "paid": self.paid,
+            "shipped": self.shipped,
+            "cancelled": self.cancelled,
+            "final_states": dict(sorted(self.final_states.items())),
+            "customers": self.customers,
             "rejected": self.rejected,
             "errors": self.errors,
             "unexpected": self.unexpected,
@@ -155,7 +213,8 @@ class Progress:
         latency = s["verdict_latency_ms"]
         text = (
             f"placed {s['placed']}/{s['orders']}  validated {s['validated']}  "
-            f"failed {s['failed']}{f' ({by_check})' if by_check else ''}  rejected {s['rejected']}  "
+            f"failed {s['failed']}{f' ({by_check})' if by_check else ''}  paid {s['paid']}  "
+            f"shipped {s['shipped']}  cancelled {s['cancelled']}  rejected {s['rejected']}  "
             f"errors {s['errors']}  {s['rate_per_s']:.1f}/s  "
             f"latency p50 {latency['p50']:.0f} ms p95 {latency['p95']:.0f} ms p99 {latency['p99']:.0f} ms"
         )
@@ -220,6 +279,48 @@ async def _one(client: AsyncOmsClient, order: Planned, progress: Progress, confi
     if order.kind != REJECTED and not _as_expected(order.kind, final):
         progress.unexpected += 1
         progress.last_error = f"{order.order_id} ({order.kind}) ended {state_name(final.state)}"
+    elif final.state == OrderState.ORDER_STATE_VALIDATED:
+        try:
+            final = await _meet_fate(client, order, final, progress)
+        except OmsError as error:
+            progress.errors += 1
+            progress.last_error = f"{order.order_id} ({order.fate}): {error.describe()}"
+            return
+        if final.state != order.should_end:
+            progress.unexpected += 1
+            progress.last_error = f"{order.order_id} ({order.fate}) ended {state_name(final.state)}"
+    progress.final_states[state_name(final.state)] += 1
+
+
+async def _meet_fate(client: AsyncOmsClient, order: Planned, final: Order, progress: Progress) -> Order:
+    """Pays, ships or cancels a VALIDATED order as its fate says; the order after."""
+    if order.fate in (SHIP, PAID):
+        await client.record_payment(order_id=order.order_id, amount=order.amount, payment_id=f"pay-{order.order_id}")
+        progress.paid += 1
+    if order.fate == SHIP:
+        final = (await client.ship_order(order.order_id)).order
+        progress.shipped += 1
+    elif order.fate == CANCEL:
+        final = (await client.cancel_order(order.order_id, reason="the customer changed their mind")).order
+        progress.cancelled += 1
+    return final
+
+
+async def _register(client: AsyncOmsClient, customers: list[tuple[int, int]], run_id: str) -> None:
+    slots = asyncio.Semaphore(50)
+
+    async def one(n: int, customer_id: int, level: int) -> None:
+        async with slots:
+            await client.upsert_customer(
+                customer_id=customer_id,
+                first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
+                last_name=LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)],
+                email=f"demo-{run_id}-{customer_id}@example.com",
+                address=f"{n + 1} Demo Street",
+                level=level,
+            )
+
+    await asyncio.gather(*(one(n, c, level) for n, (c, level) in enumerate(customers)))
 
 
 async def _report(progress: Progress, out: Output, stop: asyncio.Event) -> None:
@@ -253,14 +354,17 @@ async def run(config: DemoConfig, out: Output) -> int:
         key=security.get("key"),
     ) as client:
         stocked = [f"{p}-{run_id}" for p in STOCKED]
+        customers = customers_of(orders)
         if not out.as_json:
             print(
                 f"oms demo {run_id}: {config.count} orders at {config.rate:g}/s against {config.target}; "
+                f"registering {len(customers)} customers (every level); "
                 f"stocking {', '.join(stocked)} and {SCARCE}-{run_id} ({SCARCE_STOCK})",
                 file=out.out,
                 flush=True,
             )
         try:
+            await _register(client, customers, run_id)
             await asyncio.gather(
                 *(client.set_stock(p, config.count * 25 + 100) for p in stocked),
                 client.set_stock(f"{SCARCE}-{run_id}", SCARCE_STOCK),
@@ -268,7 +372,7 @@ async def run(config: DemoConfig, out: Output) -> int:
         except OmsError as error:
             out.error(error)
             return 1
-        progress = Progress(total=config.count)
+        progress = Progress(total=config.count, customers=len(customers))
         stop = asyncio.Event()
         reporter = asyncio.create_task(_report(progress, out, stop))
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -301,6 +405,8 @@ async def run(config: DemoConfig, out: Output) -> int:
         print(json.dumps({"run": run_id, **summary}), file=out.out, flush=True)
     else:
         print(f"done: {progress.line()}", file=out.out, flush=True)
+        states = "  ".join(f"{state} {n}" for state, n in summary["final_states"].items())
+        print(f"final states: {states}  (customers {progress.customers})", file=out.out, flush=True)
         place = summary["place_latency_ms"]
         print(
             f"PlaceOrder latency p50 {place['p50']:.0f} ms p95 {place['p95']:.0f} ms p99 {place['p99']:.0f} ms",

@@ -491,13 +491,15 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "demo",
         cmd_demo,
-        "place a stream of realistic orders and show live progress",
-        "Set up stock for a few products of its own, then place --count orders at "
-        "--rate per second: mostly good ones, and some that fail each check "
-        "(more than the stock, over the fraud limit, bad details) or that the "
-        "front door rejects. Shows placed, validated, failed, rate and latency "
-        "p50/p95/p99 from placing to the verdict as it goes. Exits 1 if any "
-        "order did not end as its kind should.",
+        "play the whole story of many orders and show live progress",
+        "Register customers of every level and stock a few products of its own, "
+        "then place --count orders at --rate per second: mostly good ones, and some "
+        "that fail each check (more than the stock, over the fraud limit, bad "
+        "details) or that the front door rejects. Most good orders are then paid, "
+        "some shipped and some cancelled. Shows placed, validated, failed, paid, "
+        "shipped, cancelled, rate and latency p50/p95/p99 from placing to the "
+        "verdict as it goes, and at the end the count of orders in each final "
+        "state. Exits 1 if any order did not end as its kind and fate should.",
     )
     demo.add_argument("--rate", type=_positive_float, default=10.0, help="orders per second (default 10)")
     demo.add_argument("--count", type=int, default=100, help="orders to place (default 100)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from bench.common import percentile, summary_ms
-from bench.report import render, rss_at, targets
+from bench.report import lists_section, render, rss_at, splice, targets
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -58,3 +58,39 @@ def test_targets_are_judged_from_the_figures() -> None:
     assert rows["at 500/s p99 < 200 ms"] is True
     assert rows["at 50/s p50 < 50 ms"] is None
     assert "## End to end" in render(results, "")
+
+
+def _lists_results() -> dict:
+    query = {
+        "query": "no filter, deep page",
+        "page_size": 50,
+        "matching": 10_000,
+        "pages": 200,
+        "page": 151,
+        "latency_ms": {"p50": 3.25, "p99": 9.5},
+        "walk_ms": {"p50": 3.0, "p99": 8.0},
+        "walk_s": 0.7,
+    }
+    lists = {"orders": 10_000, "instances": 1, "partitions": 3, "queries": [query]}
+    return {"lists": lists | {"command": "python -m bench --only lists", "place_s": 80.0, "place_rate": 125.0}}
+
+
+def test_the_lists_section_names_each_query_its_page_and_its_command() -> None:
+    rendered = render({"mode": "full", **_lists_results()}, "")
+    assert "## Lists: ListOrders for one customer with many orders" in rendered
+    assert "| no filter, deep page | 50 | 10,000 | 151 of 200 | 3.2 | 9.5 |" in rendered
+    assert "`python -m bench --only lists`" in rendered
+
+
+def test_a_lists_run_alone_replaces_only_its_own_section() -> None:
+    section = lists_section(_lists_results())
+    before = (
+        "# Benchmark results\n\n## Scale\n\nkept\n\n## What limits each figure, and what would lift it\n\nanalysis\n"
+    )
+    once = splice(before, section)
+    assert once.index("## Scale") < once.index(section[0]) < once.index("## What limits each figure")
+    assert "kept" in once and "analysis" in once
+    again = splice(once, lists_section(_lists_results() | {"lists": _lists_results()["lists"] | {"orders": 5}}))
+    assert again.count(section[0]) == 1
+    assert "One customer with 5 orders" in again and "with 10,000 orders" not in again
+    assert "kept" in again and "analysis" in again
