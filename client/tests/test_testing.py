@@ -74,6 +74,35 @@ def test_watch_order_until_closed_follows_the_order_to_its_end(oms: FakeOms, cli
     assert [r.order.state for r in stream] == [CANCELLED]  # and the stream ends
 
 
+def test_the_sdk_watches_until_closed_when_asked_and_until_the_verdict_otherwise(client: OmsClient) -> None:
+    client.set_stock("JUMPERS", 5)
+    order_id = client.place_order(customer_id=7, product="JUMPERS", quantity=1, price=1.0).order.order_id
+    assert [o.state for o in client.watch_order(order_id, timeout=10)] == [VALIDATED]
+    watch = client.watch_order(order_id, until_closed=True, timeout=10)
+    assert next(watch).state == VALIDATED
+    client.cancel_order(order_id)
+    assert [o.state for o in watch] == [CANCELLED]
+
+
+def test_the_async_sdk_watches_until_closed(oms: FakeOms) -> None:
+    import asyncio
+
+    from oms_client import AsyncOmsClient
+
+    async def scenario() -> list[int]:
+        async with AsyncOmsClient(oms.target) as client:
+            await client.set_stock("JUMPERS", 5)
+            placed = await client.place_order(customer_id=7, product="JUMPERS", quantity=1, price=1.0)
+            states = []
+            async for order in client.watch_order(placed.order.order_id, until_closed=True, timeout=10):
+                states.append(order.state)
+                if order.state == VALIDATED:
+                    await client.cancel_order(order.order_id)
+            return states
+
+    assert asyncio.run(scenario()) == [VALIDATED, CANCELLED]
+
+
 def test_watch_orders_sees_each_change_and_resumes_after_a_token(client: OmsClient) -> None:
     client.set_stock("JUMPERS", 5)
     changes = client.watch_orders(11, timeout=10)

@@ -65,8 +65,10 @@ def get_order(order_id: str, after: LogPosition | None) -> query_service_pb2.Get
     return query_service_pb2.GetOrderRequest(order_id=order_id, min_position=after)
 
 
-def watch_order(order_id: str, after: LogPosition | None) -> query_service_pb2.WatchOrderRequest:
-    return query_service_pb2.WatchOrderRequest(order_id=order_id, min_position=after)
+def watch_order(
+    order_id: str, after: LogPosition | None, until_closed: bool = False
+) -> query_service_pb2.WatchOrderRequest:
+    return query_service_pb2.WatchOrderRequest(order_id=order_id, min_position=after, until_closed=until_closed)
 
 
 def set_stock(product: str, quantity: int) -> inventory_pb2.SetStockRequest:

@@ -33,6 +33,7 @@ from oms_client.types import (
     RecordPaymentResponse,
     ShipOrderResponse,
     WatchOrdersResponse,
+    is_closed,
     is_terminal,
 )
 
@@ -138,12 +139,18 @@ class AsyncOmsClient:
         return (await self._unary(self._queries.GetOrder, _requests.get_order(order_id, after), timeout)).order
 
     async def watch_order(
-        self, order_id: str, *, after: LogPosition | None = None, timeout: float | None = None
+        self,
+        order_id: str,
+        *,
+        after: LogPosition | None = None,
+        timeout: float | None = None,
+        until_closed: bool = False,
     ) -> AsyncGenerator[Order, None]:
         """See OmsClient.watch_order. To stop early, close the generator
         (`await watch.aclose()`, or `async with contextlib.aclosing(...)`):
         that cancels the call."""
-        request = _requests.watch_order(order_id, after)
+        request = _requests.watch_order(order_id, after, until_closed)
+        ends = is_closed if until_closed else is_terminal
         deadline = Deadline(timeout)
         attempts = Attempts(self.retry, deadline)
         seen = 0
@@ -155,7 +162,7 @@ class AsyncOmsClient:
                     if response.order.version > seen:
                         seen = response.order.version
                         yield response.order
-                        if is_terminal(response.order):
+                        if ends(response.order):
                             return
                 return
             except grpc.RpcError as rpc_error:

@@ -32,6 +32,7 @@ from oms_client.types import (
     RecordPaymentResponse,
     ShipOrderResponse,
     WatchOrdersResponse,
+    is_closed,
     is_terminal,
 )
 
@@ -155,13 +156,19 @@ class OmsClient:
         return self._unary(self._queries.GetOrder, _requests.get_order(order_id, after), timeout).order
 
     def watch_order(
-        self, order_id: str, *, after: LogPosition | None = None, timeout: float | None = None
+        self,
+        order_id: str,
+        *,
+        after: LogPosition | None = None,
+        timeout: float | None = None,
+        until_closed: bool = False,
     ) -> Generator[Order, None, None]:
         """The order's current state, then each change, ending after a
-        terminal state. `timeout` (default: none) bounds the whole watch.
+        terminal state (with `until_closed`: after SHIPPED, CANCELLED or FAILED). `timeout` (default: none) bounds the whole watch.
         A stream broken by UNAVAILABLE is resumed, skipping versions
         already seen. Closing the iterator cancels the call."""
-        request = _requests.watch_order(order_id, after)
+        request = _requests.watch_order(order_id, after, until_closed)
+        ends = is_closed if until_closed else is_terminal
         deadline = Deadline(timeout)
         attempts = Attempts(self.retry, deadline)
         seen = 0
@@ -173,7 +180,7 @@ class OmsClient:
                     if response.order.version > seen:
                         seen = response.order.version
                         yield response.order
-                        if is_terminal(response.order):
+                        if ends(response.order):
                             return
                 return
             except grpc.RpcError as rpc_error:
