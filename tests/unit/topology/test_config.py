@@ -163,3 +163,11 @@ def test_every_variable_the_code_names_is_a_setting() -> None:
         named |= set(re.findall(r"\bOMS_[A-Z_]*[A-Z]\b", path.read_text()))
 
     assert named - known == set()
+
+
+def test_make_run_exposes_nothing_beyond_loopback_unless_told() -> None:
+    config = Config.load({})
+    assert (config.grpc_host, config.peer_host, config.metrics_host, config.console_host) == ("127.0.0.1",) * 4
+
+    exposed = Config.load({"OMS_GRPC_HOST": "0.0.0.0"})
+    assert exposed.grpc_host == "0.0.0.0" and exposed.peer_host == "127.0.0.1"
