@@ -7,8 +7,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import pytest
-
 import oms_client
 from oms_client import Order
 from oms_client._gen.orders.v1 import command_service_pb2
@@ -32,13 +30,12 @@ def test_messages_round_trip() -> None:
 
 
 def test_it_lives_alongside_the_main_projects_oms_package() -> None:
-    main = pytest.importorskip("oms.orders.v1.order_pb2", reason="the main project is not installed here")
+    main = importlib.import_module("oms.orders.v1.order_pb2")
     # Same .proto files in one descriptor pool: one set of classes, interchangeable.
     assert main.Order is Order
     assert main.Order.DESCRIPTOR.file.name == "oms/orders/v1/order.proto"
 
 
-@pytest.mark.skipif(not (REPO / "gen" / "oms").is_dir(), reason="outside the oms repository")
 def test_the_copy_is_up_to_date_with_gen() -> None:
     spec = importlib.util.spec_from_file_location("vendor_gen", VENDOR_SCRIPT)
     assert spec is not None and spec.loader is not None

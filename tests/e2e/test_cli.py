@@ -14,9 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from oms_client import _demo
 from oms_client.types import state_name
@@ -57,15 +55,6 @@ def ok(*argv: str, target: str) -> str:
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
-
-
-def served(target: str, service: str) -> bool:
-    with grpc.insecure_channel(target) as channel:
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        (response,) = list(
-            stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
-        )
-        return service in {s.name for s in response.list_services_response.service}
 
 
 def test_help_is_there_for_the_command_and_the_module() -> None:
@@ -189,8 +178,6 @@ def test_errors_print_one_line_and_exit_1(target: str) -> None:
 
 
 def test_customer_upsert_and_get(target: str) -> None:
-    if not served(target, "oms.customers.v1.CustomerService"):
-        pytest.skip("CustomerService is not registered by this gateway yet (being implemented alongside)")
     customer_id = str(unique_customer())
     text = ok(
         "customer",
@@ -216,8 +203,6 @@ def test_customer_upsert_and_get(target: str) -> None:
 
 
 def test_pay(target: str) -> None:
-    if not served(target, "oms.payments.v1.PaymentService"):
-        pytest.skip("PaymentService is not registered by this gateway yet (being implemented alongside)")
     product = unique("JUMPERS")
     ok("stock", "set", product, "5", target=target)
     order_id = json.loads(ok("--json", "place", "-c", "42", "-p", product, "-q", "1", "--price", "25", target=target))[

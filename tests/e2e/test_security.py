@@ -358,6 +358,10 @@ def test_the_sdk_and_cli_speak_tls_with_tokens(platform: Platform, certs: Certif
         key=certs.client.key,
     ) as client:
         assert client.wait_for_terminal(order_id).state == order_pb2.ORDER_STATE_VALIDATED
+        # The streams carry the token too: a customer watches its own orders.
+        watch = client.watch_orders(customer_id, timeout=30)
+        assert next(watch).resume_token
+        watch.close()
 
 
 def test_the_readme_tls_examples_work(platform: Platform, certs: Certificates, tmp_path: Path) -> None:

@@ -264,7 +264,9 @@ class AsyncOmsClient:
         deadline = Deadline(timeout)
         attempts = Attempts(self.retry, deadline)
         while True:
-            call = self._queries.WatchOrders(_requests.watch_orders(customer_id, token), timeout=deadline.remaining())
+            call = self._queries.WatchOrders(
+                _requests.watch_orders(customer_id, token), timeout=deadline.remaining(), metadata=self._metadata
+            )
             try:
                 async for response in call:
                     attempts.progressed()

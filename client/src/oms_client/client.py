@@ -164,9 +164,10 @@ class OmsClient:
         until_closed: bool = False,
     ) -> Generator[Order, None, None]:
         """The order's current state, then each change, ending after a
-        terminal state (with `until_closed`: after SHIPPED, CANCELLED or FAILED). `timeout` (default: none) bounds the whole watch.
-        A stream broken by UNAVAILABLE is resumed, skipping versions
-        already seen. Closing the iterator cancels the call."""
+        terminal state (with `until_closed`: after SHIPPED, CANCELLED or
+        FAILED). `timeout` (default: none) bounds the whole watch. A stream
+        broken by UNAVAILABLE is resumed, skipping versions already seen.
+        Closing the iterator cancels the call."""
         request = _requests.watch_order(order_id, after, until_closed)
         ends = is_closed if until_closed else is_terminal
         deadline = Deadline(timeout)
@@ -275,7 +276,9 @@ class OmsClient:
         deadline = Deadline(timeout)
         attempts = Attempts(self.retry, deadline)
         while True:
-            call = self._queries.WatchOrders(_requests.watch_orders(customer_id, token), timeout=deadline.remaining())
+            call = self._queries.WatchOrders(
+                _requests.watch_orders(customer_id, token), timeout=deadline.remaining(), metadata=self._metadata
+            )
             try:
                 for response in call:
                     attempts.progressed()
