@@ -450,7 +450,18 @@ class GroupProgress:
 
     def __init__(self, brokers: Brokers, group_id: str) -> None:
         common = _common(brokers)
-        self._committed = Consumer({**common, "group.id": group_id, "enable.auto.commit": False})
+        self._committed = Consumer(
+            {
+                **common,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                # read_committed would ask the broker for stable offsets only,
+                # and a group committing in transactions non-stop always has
+                # one pending: committed() would retry until it timed out.
+                # The last committed offsets are what progress means here.
+                "isolation.level": "read_uncommitted",
+            }
+        )
         self._probe = Consumer(
             {
                 **common,

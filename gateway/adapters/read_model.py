@@ -4,6 +4,7 @@ that fill it, and the Notifier that wakes requests as it moves."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
@@ -24,7 +25,10 @@ from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
+from streams.kafka import StreamsError
 from streams.partitioning import partition_for
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -174,7 +178,15 @@ class LevelDbReadModel(ReadModel):
         tps = [(topic, p) for p in range(self._partitions[topic])]
         ends = await asyncio.to_thread(self._end_offsets, tps)
         check = self._rekeyed_through
-        while not await asyncio.to_thread(check, ends):
+        while True:
+            try:
+                if await asyncio.to_thread(check, ends):
+                    return
+            except StreamsError as exc:
+                # The broker did not answer this time; the caller's deadline
+                # bounds the retries (then: UNAVAILABLE, not UNKNOWN).
+                log.warning("routing progress unknown, asking again: %s", exc)
+                await asyncio.sleep(0.5)
             await asyncio.sleep(0.02)
 
     @contextmanager

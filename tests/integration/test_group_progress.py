@@ -3,6 +3,7 @@ has read, transaction markers included, and what it remembers."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -65,4 +66,32 @@ def test_a_group_that_read_every_record_has_read_up_to_the_markers_and_no_furthe
         assert progress.reached(later)
     finally:
         progress.close()
+        producer.flush(10)
+
+
+def test_a_group_with_a_transaction_in_flight_answers_with_its_last_committed_offsets(bootstrap: str) -> None:
+    """A processor commits its offsets in transactions without pause: one is
+    nearly always pending. Progress is what was committed before it, answered
+    at once, not a wait for a stable moment that may never come."""
+    topic, group = _topic(bootstrap), f"test-progress-{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"progress-{uuid.uuid4().hex}"})
+    producer.init_transactions(30)
+    _write_transaction(producer, topic, 3)
+    ends = {(topic, 0): _end(bootstrap, topic)}
+    member = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    progress = GroupProgress(bootstrap, group)
+    try:
+        producer.begin_transaction()
+        producer.send_offsets_to_transaction([TopicPartition(topic, 0, 3)], member.consumer_group_metadata(), 30)
+        # Pending: not yet the group's progress, and no error either.
+        assert not progress.reached(ends, timeout_s=5.0)
+        producer.commit_transaction(30)
+        # The coordinator applies the commit marker to the offsets shortly after.
+        deadline = time.monotonic() + 30
+        while not progress.reached(ends, timeout_s=5.0):
+            assert time.monotonic() < deadline, "the committed transaction's offsets never became the group's"
+            time.sleep(0.1)
+    finally:
+        progress.close()
+        member.close()
         producer.flush(10)
