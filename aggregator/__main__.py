@@ -1,8 +1,7 @@
 """python -m aggregator"""
 
 from topology.config import load_or_exit
-from topology.registry import AGGREGATOR
-from topology.service import run_processor
+from topology.registry import service
+from topology.service import run_service
 
-settings = load_or_exit()
-run_processor(AGGREGATOR.build(settings), settings)
+run_service(service("aggregator"), load_or_exit())

@@ -143,7 +143,7 @@ def drive_processor(stage: str, settings: Config, filled: dict[str, int], orders
         inner, _ends(settings.bootstrap_servers, filled), internal_inputs(stage, topics, orders)
     )
     started = time.monotonic()
-    runner = build_runner(counted, settings)  # type: ignore[arg-type]
+    runner = build_runner([counted], settings)  # type: ignore[list-item]
     reached_at_batches: list[int] = []
     counted.on_all_seen = lambda: reached_at_batches.append(runner.committed_batches)
     stop = threading.Event()

@@ -154,9 +154,11 @@ def page_token_key(settings: Config) -> bytes:
     return path.read_bytes().strip()
 
 
-# The routing processor's name (and consumer group): the gateway may not
-# import routing/ (import-linter), a unit test checks they agree.
+# The routing processor's name (its consumer group in the separate layout)
+# and the combined layout's runner: the gateway may not import routing/ nor
+# the registry (import-linter); a unit test checks they agree.
 ROUTING_PROCESSOR = "order-routing"
+PIPELINE_RUNNER = "pipeline"
 
 
 async def _leveldb_read_model(settings: Config, topics: Topics, address: str, metrics: Metrics) -> _Projection:
@@ -187,7 +189,8 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
     )
     tables = tables_projector(settings, view, notifier)
     # How far the routing processor (which re-keys orders by customer) has read `orders`.
-    routing_progress = GroupProgress(settings.kafka, topics.group(ROUTING_PROCESSOR))
+    routing_runner = PIPELINE_RUNNER if settings.layout == "combined" else ROUTING_PROCESSOR
+    routing_progress = GroupProgress(settings.kafka, topics.group(routing_runner))
     partitions = {
         topic: await asyncio.to_thread(partition_count, settings.kafka, topic)
         for topic in (topics.orders, topics.customers, topics.payments, topics.customer_orders)

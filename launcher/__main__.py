@@ -18,18 +18,21 @@ from launcher.mailsink import MailSink, show
 from launcher.supervisor import ServiceSpec, Supervisor
 from localkafka import KafkaCluster, from_env
 from topology.config import EX_CONFIG, Config, load_or_exit
-from topology.registry import SERVICES, metrics_port
+from topology.registry import metrics_port, services
 from topology.security import as_admin, provision_service_users
 from topology.service import configure_logging, create_topics_or_exit
 
 log = logging.getLogger("launcher")
 
 
-def service_specs(instances: int, credentials: Mapping[str, Mapping[str, str]] | None = None) -> list[ServiceSpec]:
-    """Every process to run; credentials: each service's own Kafka user, by
-    service name (the environment variables that log it in)."""
+def service_specs(
+    instances: int, layout: str, credentials: Mapping[str, Mapping[str, str]] | None = None
+) -> list[ServiceSpec]:
+    """Every process to run in this layout (OMS_LAYOUT); credentials: each
+    service's own Kafka user, by service name (the environment variables
+    that log it in)."""
     specs = []
-    for service in SERVICES:
+    for service in services(layout):
         own = dict((credentials or {}).get(service.name, {}))
         for instance in range(instances):
             env = {"OMS_INSTANCE_ID": str(instance), **own}
@@ -43,7 +46,7 @@ def console_spec(settings: Config) -> ServiceSpec:
     host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "::") else settings.metrics_host
     urls = [
         f"http://{host}:{metrics_port(settings.metrics_port, service.kind, str(instance))}"
-        for service in SERVICES
+        for service in services(settings.layout)
         for instance in range(settings.instances)
     ]
     if settings.metrics_port == 0:
@@ -154,7 +157,7 @@ def main() -> int:
         create_topics_or_exit(settings, fix=not kafka.is_external or settings.kafka_fix_topic_configs)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
         sink = start_mail_sink(settings, env)
-        supervisor = Supervisor([*service_specs(settings.instances, credentials), console_spec(settings)], env)
+        supervisor = Supervisor([*service_specs(settings.instances, settings.layout, credentials), console_spec(settings)], env)
         supervisor.start()
         brokers = BrokerKeeper(kafka)
         try:

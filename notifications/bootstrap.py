@@ -60,7 +60,7 @@ def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
 
 def run(settings: Config, stop: threading.Event) -> int:
     """Runs both loops until stopped (0) or until one of them fails (1)."""
-    runner = build_runner(EMAIL_JOIN.build(settings), settings)
+    runner = build_runner([EMAIL_JOIN.build(settings)], settings)
     sender = build_sender(settings)
     failed = threading.Event()
 

@@ -1,8 +1,7 @@
 """python -m routing"""
 
 from topology.config import load_or_exit
-from topology.registry import ROUTING
-from topology.service import run_processor
+from topology.registry import service
+from topology.service import run_service
 
-settings = load_or_exit()
-run_processor(ROUTING.build(settings), settings)
+run_service(service("routing"), load_or_exit())

@@ -22,7 +22,7 @@ group and transactional-id prefix), and declared for what is no processor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aggregator.processor import AggregatorProcessor
@@ -65,13 +65,21 @@ class Service:
     processors: tuple[ProcessorSpec, ...] = ()
     # What it does on Kafka besides running its processors.
     declared: Callable[[Topics], Permissions] | None = None
+    # The name of its runner (consumer group, transactional ids) when it runs
+    # several processors; one alone runs under the processor's own name.
+    hosts: str = ""
+
+    @property
+    def runner(self) -> str:
+        return self.hosts or (self.processors[0].name if self.processors else "")
 
     def permissions(self, settings: Config) -> Permissions:
         """All it may do on Kafka: least privilege for its user."""
         topics = _topics(settings)
         permissions = self.declared(topics) if self.declared else Permissions()
-        for spec in self.processors:
-            permissions |= processor_permissions(spec.build(settings), topics)
+        if self.processors:
+            processors = [spec.build(settings) for spec in self.processors]
+            permissions |= runner_permissions(self.runner, processors, topics)
         return permissions
 
     def user(self, settings: Config) -> str:
@@ -79,16 +87,16 @@ class Service:
         return settings.topic(self.kind)
 
 
-def processor_permissions(processor: Processor, topics: Topics) -> Permissions:
-    """A processor reads its inputs and writes its outputs and dead letters in
-    transactions under its name, in its group; a stateful one also writes
-    its changelog and reads it back to restore its store."""
-    changelog = (topics.changelog(processor.name),) if processor.stateful else ()
+def runner_permissions(runner: str, processors: Sequence[Processor], topics: Topics) -> Permissions:
+    """A runner reads its processors' inputs and writes their outputs and
+    dead letters in transactions under its name, in its group; a stateful
+    processor's changelog is also written, and read back to restore its store."""
+    changelogs = tuple(topics.changelog(p.name) for p in processors if p.stateful)
     return Permissions(
-        reads=frozenset((*processor.inputs, *changelog)),
-        writes=frozenset((*processor.outputs, topics.dead_letters, *changelog)),
-        groups=frozenset((topics.group(processor.name), *(f"{log}-restore" for log in changelog))),
-        transactional_id_prefixes=frozenset((topics.group(f"{processor.name}-"),)),
+        reads=frozenset((*(t for p in processors for t in p.inputs), *changelogs)),
+        writes=frozenset((*(t for p in processors for t in p.outputs), topics.dead_letters, *changelogs)),
+        groups=frozenset((topics.group(runner), *(f"{log}-restore" for log in changelogs))),
+        transactional_id_prefixes=frozenset((topics.group(f"{runner}-"),)),
     )
 
 
@@ -107,7 +115,8 @@ def _gateway(topics: Topics) -> Permissions:
         writes=frozenset({*tables_and_logs, topics.warehouse_inventory, topics.order_commands}),
         groups=frozenset({topics.group("order-view")}),
         group_prefixes=frozenset({topics.group("tables-view-")}),
-        observed_groups=frozenset({topics.group(OrderRoutingProcessor.name)}),
+        # The routing's runner: its own (layout "separate") or the pipeline's.
+        observed_groups=frozenset({topics.group(OrderRoutingProcessor.name), topics.group(PIPELINE)}),
     )
 
 
@@ -138,24 +147,32 @@ EMAIL_JOIN = ProcessorSpec(EmailJoinProcessor, lambda s: EmailJoinProcessor(_top
 # `python -m validators <check>`: the checks of an order, each its own service.
 CHECKS = {"order-details": ORDER_DETAILS, "fraud": FRAUD, "inventory": INVENTORY}
 
+# The order workflow's processors: each its own service (layout "separate"),
+# or all in one (layout "combined": `python -m pipeline`).
+WORKFLOW = (*CHECKS.values(), AGGREGATOR, ROUTING)
+PIPELINE = "pipeline"
+
 SERVICES = (
     Service("gateway", "gateway", ("-m", "gateway"), declared=_gateway),
     *(Service(check, spec.name, ("-m", "validators", check), (spec,)) for check, spec in CHECKS.items()),
     Service("aggregator", AGGREGATOR.name, ("-m", "aggregator"), (AGGREGATOR,)),
     Service("routing", ROUTING.name, ("-m", "routing"), (ROUTING,)),
     Service("notifications", "notifications", ("-m", "notifications"), (EMAIL_JOIN,), declared=_email_sender),
+    Service(PIPELINE, PIPELINE, ("-m", "pipeline"), WORKFLOW, hosts=PIPELINE),
 )
 
-PROCESSORS = tuple(spec for service in SERVICES for spec in service.processors)
-
-
-def service_of(processor_name: str) -> Service:
-    """The service that runs a processor."""
-    return next(service for service in SERVICES if processor_name in {spec.name for spec in service.processors})
+PROCESSORS = tuple(spec for spec in {spec.name: spec for s in SERVICES for spec in s.processors}.values())
 
 
 def service(name: str) -> Service:
     return next(s for s in SERVICES if s.name == name)
+
+
+def services(layout: str) -> tuple[Service, ...]:
+    """The services a platform of this layout runs (OMS_LAYOUT)."""
+    if layout == "combined":
+        return tuple(s for s in SERVICES if not s.processors or s.name == PIPELINE or EMAIL_JOIN in s.processors)
+    return tuple(s for s in SERVICES if s.name != PIPELINE)
 
 
 # Their changelog topics are created with the others.

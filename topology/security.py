@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from streams.kafka import grant, set_scram_users
 from topology.config import Config, env_name
-from topology.registry import SERVICES
+from topology.registry import services
 
 MECHANISM = "SCRAM-SHA-512"
 
@@ -36,11 +36,13 @@ def as_admin(settings: Config, bootstrap: str, properties: Mapping[str, str]) ->
 
 
 def provision_service_users(admin: Config) -> dict[str, dict[str, str]]:
-    """Creates (or gives a new password to) every service's user and grants
-    its ACLs; returns the environment each service (by name) runs with."""
-    passwords = {service.user(admin): secrets.token_urlsafe(24) for service in SERVICES}
+    """Creates (or gives a new password to) the user of every service of the
+    layout (OMS_LAYOUT) and grants its ACLs; returns the environment each
+    service (by name) runs with."""
+    running = services(admin.layout)
+    passwords = {service.user(admin): secrets.token_urlsafe(24) for service in running}
     set_scram_users(admin.kafka, passwords)
-    for service in SERVICES:
+    for service in running:
         grant(admin.kafka, service.user(admin), service.permissions(admin))
     return {
         service.name: {
@@ -49,5 +51,5 @@ def provision_service_users(admin: Config) -> dict[str, dict[str, str]]:
             env_name("kafka_sasl_username"): service.user(admin),
             env_name("kafka_sasl_password"): passwords[service.user(admin)],
         }
-        for service in SERVICES
+        for service in running
     }

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from streams import logs
 from streams.kafka import ensure_topics, fix_topic_configs, topic_drift
 from streams.leveldb import LevelDbBackend
 from streams.metrics import MetricsServer, process_metrics, serve_metrics
 from streams.processor import Processor
-from streams.runner import ProcessorRunner
+from streams.runner import Hosted, ProcessorRunner
 from streams.service import begin_service, stop_on_signals
 from topology.config import EX_CONFIG, Config, env_name
 from topology.deadletters import DeadLetters
 from topology.metrics import OrderMetrics
-from topology.registry import STATEFUL_PROCESSORS, Service, metrics_port, service_of
+from topology.registry import STATEFUL_PROCESSORS, Service, metrics_port
 from topology.topics import Topics
 
 
@@ -79,32 +80,42 @@ def create_topics_or_exit(settings: Config, *, fix: bool | None = None, service:
         raise SystemExit(EX_CONFIG) from None
 
 
-def build_runner(processor: Processor, settings: Config) -> ProcessorRunner:
+def build_runner(processors: Sequence[Processor], settings: Config, name: str = "") -> ProcessorRunner:
+    """A runner of these processors: one group member (named `name`, or the
+    processor's own name when it runs alone), each stateful processor with
+    its own LevelDB store and changelog."""
     topics = Topics(settings.namespace)
-    member = f"{processor.name}-{settings.instance_id}"
-    backend = None
-    if processor.stateful:
-        backend = LevelDbBackend(settings.data_dir / "state" / topics.group(member))
+    name = name or processors[0].name
+    member = f"{name}-{settings.instance_id}"
+    hosted = [
+        Hosted(
+            processor,
+            topics.changelog(processor.name),
+            LevelDbBackend(settings.data_dir / "state" / topics.group(f"{processor.name}-{settings.instance_id}")),
+        )
+        if processor.stateful
+        else Hosted(processor)
+        for processor in processors
+    ]
     metrics = process_metrics()
     return ProcessorRunner(
-        processor,
+        hosted,
         settings.kafka,
-        group_id=topics.group(processor.name),
+        group_id=topics.group(name),
         transactional_id=topics.group(member),
-        changelog_topic=topics.changelog(processor.name),
         dead_letter=DeadLetters(topics.dead_letters),
-        backend=backend,
+        name=name,
         max_batch=settings.max_batch,
         commit_interval_ms=settings.commit_interval_ms,
         group_instance_id=topics.group(member),
-        metrics=metrics.runner(processor.name, on_committed=OrderMetrics.of(metrics).counting(topics)),
+        metrics=metrics.runner(name, on_committed=OrderMetrics.of(metrics).counting(topics)),
     )
 
 
-def run_processor(processor: Processor, settings: Config) -> None:
-    """The body of every processor's entry point."""
-    begin(processor.name, settings)
-    start_metrics(processor.name, settings)
-    create_topics_or_exit(settings, service=service_of(processor.name))
+def run_service(service: Service, settings: Config) -> None:
+    """The body of every stream service's entry point: its processors in one runner."""
+    begin(service.kind, settings)
+    start_metrics(service.kind, settings)
+    create_topics_or_exit(settings, service=service)
     stop = stop_on_signals()
-    build_runner(processor, settings).run(stop)
+    build_runner([spec.build(settings) for spec in service.processors], settings, service.runner).run(stop)

@@ -1,6 +1,6 @@
-"""Chaos: two instances of every service, a thousand orders in flight, and
-random kill -9 of service instances followed by restarts. Bounded in time;
-prints its counts."""
+"""Chaos: two instances of every service, in each layout (OMS_LAYOUT), a
+thousand orders in flight, and random kill -9 of service instances followed
+by restarts. Bounded in time; prints its counts."""
 
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ PLACERS = 8
 SEED = int(os.environ.get("OMS_CHAOS_SEED") or 20261125)
 
 
-@pytest.fixture()
-def platform(bootstrap: str, tmp_path: Path) -> Iterator[Platform]:
-    running = Platform(bootstrap, tmp_path, instances=2, partitions=6).start()
+@pytest.fixture(params=["combined", "separate"])
+def platform(request: pytest.FixtureRequest, bootstrap: str, tmp_path: Path) -> Iterator[Platform]:
+    env = {"OMS_LAYOUT": request.param}
+    running = Platform(bootstrap, tmp_path, instances=2, partitions=6, env=env).start()
     yield running
     running.stop()
 

@@ -274,12 +274,11 @@ def test_demo_shows_live_progress(target: str) -> None:
 
 
 def test_watch_prints_each_state_change_as_it_happens(platform: Platform, target: str) -> None:
-    """With the fraud check down, the order waits in CREATED: `oms watch`
+    """With the fraud check down (its process killed), the order waits in CREATED: `oms watch`
     prints that at once, and VALIDATED when the check is back."""
     product = unique("JUMPERS")
     ok("stock", "set", product, "5", target=target)
-    fraud = next(name for name in platform.supervisor.pids() if name.startswith("fraud"))
-    platform.kill(fraud)
+    platform.kill(platform.process_of("fraud"))
     order_id = json.loads(ok("--json", "place", "-c", "42", "-p", product, "-q", "1", "--price", "3", target=target))[
         "order"
     ]["order_id"]

@@ -18,6 +18,7 @@ from oms.orders.v1 import order_pb2
 from oms.payments.v1 import payments_pb2
 from tests.support.orders import eventually, final_state, place, set_stock, unique, unique_customer
 from tests.support.platform import Platform
+from topology.registry import services
 
 pytestmark = pytest.mark.kafka
 
@@ -41,8 +42,8 @@ def platform(
 def test_every_service_runs_as_its_own_user(platform: Platform) -> None:
     users = {name: env["OMS_KAFKA_SASL_USERNAME"] for name, env in platform.kafka_users.items()}
 
-    assert len(set(users.values())) == len(users) == 7
-    for process, pid in platform.supervisor.pids().items():  # "fraud-0": the fraud check's instance 0
+    assert len(set(users.values())) == len(users) == len(services(platform.settings.layout))
+    for process, pid in platform.supervisor.pids().items():  # "pipeline-0": the pipeline's instance 0
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert f"OMS_KAFKA_SASL_USERNAME={users[process.rsplit('-', 1)[0]]}".encode() in environ, process
 

@@ -170,7 +170,7 @@ def test_history_and_open_orders_survive_kill_9_of_the_gateway_and_the_aggregato
     ship(platform, shipped_id)
     before = history(platform, shipped_id)
 
-    victims = ("gateway-0", "aggregator-0")
+    victims = ("gateway-0", platform.process_of("aggregator"))
     old = {name: platform.supervisor.pids()[name] for name in victims}
     for victim in victims:
         platform.kill(victim)

@@ -135,7 +135,7 @@ def customers_on_every_partition() -> list[int]:
 @pytest.fixture()
 def one_gateway(bootstrap: str, tmp_path: Path) -> Iterator[Platform]:
     """Two instances of everything but the gateway, whose second instance starts later."""
-    names = [s.name for s in service_specs(2) if s.name != "gateway-1"]
+    names = [s.name for s in service_specs(2, "combined") if s.name != "gateway-1"]
     running = Platform(bootstrap, tmp_path, services=names, instances=2, partitions=PARTITIONS).start()
     yield running
     running.stop()
@@ -178,7 +178,7 @@ def test_watch_orders_loses_nothing_across_a_partition_move_and_a_reconnect(one_
             placed[customer].append(place(platform, product, customer_id=customer).order.order_id)
 
     place_round()
-    newcomer = Supervisor([s for s in service_specs(2) if s.name == "gateway-1"], platform.env)
+    newcomer = Supervisor([s for s in service_specs(2, "combined") if s.name == "gateway-1"], platform.env)
     newcomer.start()
     try:
         for _ in range(6):

@@ -24,8 +24,9 @@ VERDICT_TIMEOUT_MS = 15_000
 @pytest.fixture()
 def platform(bootstrap: str, tmp_path: Path) -> Iterator[Platform]:
     """Two instances of everything but the fraud check, with gateway-1 not started yet."""
-    names = [s.name for s in service_specs(2) if s.name != "gateway-1" and not s.name.startswith("fraud-")]
-    env = {"OMS_VALIDATION_TIMEOUT_MS": str(VERDICT_TIMEOUT_MS)}
+    specs = service_specs(2, "separate")
+    names = [s.name for s in specs if s.name != "gateway-1" and not s.name.startswith("fraud-")]
+    env = {"OMS_VALIDATION_TIMEOUT_MS": str(VERDICT_TIMEOUT_MS), "OMS_LAYOUT": "separate"}
     running = Platform(bootstrap, tmp_path, services=names, env=env, instances=2, partitions=6).start()
     yield running
     running.stop()
@@ -48,7 +49,7 @@ def test_watches_go_on_when_their_partition_moves_to_a_new_gateway(platform: Pla
     for watcher in watchers:
         watcher.start()
     # gateway-1 joins the view group: about half of gateway-0's partitions move to it.
-    newcomer = Supervisor([s for s in service_specs(2) if s.name == "gateway-1"], platform.env)
+    newcomer = Supervisor([s for s in service_specs(2, "separate") if s.name == "gateway-1"], platform.env)
     newcomer.start()
     try:
         for watcher in watchers:

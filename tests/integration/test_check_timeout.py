@@ -21,7 +21,7 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         bootstrap,
         tmp_path_factory.mktemp("no-fraud"),
         services=["gateway-0", "order-details-0", "inventory-0", "aggregator-0"],
-        env={"OMS_VALIDATION_TIMEOUT_MS": "3000"},
+        env={"OMS_VALIDATION_TIMEOUT_MS": "3000", "OMS_LAYOUT": "separate"},
     ).start()
     yield running
     running.stop()

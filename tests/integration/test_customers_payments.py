@@ -31,7 +31,7 @@ def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         bootstrap,
         tmp_path_factory.mktemp("customers"),
         services={"gateway-0", "routing-0"},
-        env={"OMS_CUSTOMER_GRACE_MS": str(GRACE_MS)},
+        env={"OMS_CUSTOMER_GRACE_MS": str(GRACE_MS), "OMS_LAYOUT": "separate"},
     ).start()
     yield running
     running.stop()

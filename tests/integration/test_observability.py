@@ -63,7 +63,9 @@ def sample(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture(scope="module")
 def platform(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(bootstrap, tmp_path_factory.mktemp("observability"), env={"OMS_LOG_FORMAT": "json"}).start()
+    # Every processor in its own service: each has its own metrics endpoint.
+    env = {"OMS_LOG_FORMAT": "json", "OMS_LAYOUT": "separate"}
+    running = Platform(bootstrap, tmp_path_factory.mktemp("observability"), env=env).start()
     yield running
     running.stop()
 

@@ -35,7 +35,7 @@ def config(bootstrap: str, tmp_path: Path) -> Config:
 @contextmanager
 def running(config: Config) -> Iterator[None]:
     """The fraud check's runner on a thread, as `python -m validators fraud` runs it."""
-    runner = build_runner(FRAUD.build(config), config)
+    runner = build_runner([FRAUD.build(config)], config)
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,))
     thread.start()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from tests.support.platform import Platform
 from tests.support.ports import free_port
-from topology.registry import SLOTS
+from topology.registry import services
 
 
 @contextlib.contextmanager
@@ -21,7 +21,7 @@ def running_console(platform: Platform, timeout_s: float = 30.0) -> Iterator[str
     """Yields the console's base URL once it answers; its live view reads
     every service's metrics endpoint of the platform."""
     port = free_port()
-    urls = ",".join(platform.metrics_url(kind, path="") for kind in SLOTS)
+    urls = ",".join(platform.metrics_url(s.kind, path="") for s in services(platform.settings.layout))
     env = {**platform.env, "OMS_CONSOLE_PORT": str(port), "OMS_CONSOLE_METRICS": urls}
     process = subprocess.Popen([sys.executable, "-m", "console"], env=env)
     base = f"http://127.0.0.1:{port}"

@@ -23,6 +23,7 @@ from oms.payments.v1 import payments_pb2_grpc
 from streams.metrics import PORTS_PER_INSTANCE
 from tests.support.ports import free_port_block
 from topology.config import Config
+from topology import registry
 from topology.registry import metrics_port
 from topology.security import as_admin, provision_service_users
 from topology.service import create_topics
@@ -75,9 +76,12 @@ class Platform:
             users = provision_service_users(self.settings)
         # Each service kind's Kafka user (its environment), with sasl.
         self.kafka_users = users or {}
-        specs = service_specs(instances, users)
+        specs = service_specs(instances, self.settings.layout, users)
         if services is not None:
             wanted = set(services)
+            unknown = wanted - {s.name for s in specs}
+            if unknown:
+                raise ValueError(f"no {sorted(unknown)} in the {self.settings.layout} layout (OMS_LAYOUT)")
             specs = [s for s in specs if s.name in wanted]
         self.supervisor = Supervisor(specs, self.env)
         self.gateways = [i for i in range(instances) if f"gateway-{i}" in {s.name for s in specs}]
@@ -134,6 +138,14 @@ class Platform:
         "fraud-check", ...: the names of topology.registry.SLOTS)."""
         port = metrics_port(int(self.env["OMS_METRICS_PORT"]), service, str(instance))
         return f"http://127.0.0.1:{port}{path}"
+
+    def process_of(self, service: str, instance: int = 0) -> str:
+        """The process that runs a service ("fraud", "aggregator", ...) in
+        this platform's layout: its own, or the pipeline that hosts it."""
+        hosted = {spec.name for spec in registry.service(service).processors}
+        if self.settings.layout == "combined" and hosted <= {spec.name for spec in registry.WORKFLOW}:
+            service = registry.PIPELINE
+        return f"{service}-{instance}"
 
     def kill(self, name: str) -> None:
         """kill -9 one service; `supervise()` brings it back."""

@@ -236,7 +236,11 @@ def test_every_order_event_is_re_keyed_by_customer_for_the_customer_view() -> No
     assert [codec.decode_event(r.value).WhichOneof("kind") for r in rekeyed] == ["placed", "validated", "cancelled"]
 
 
-def test_the_gateway_names_the_routing_group_it_waits_for_as_the_processor_is_named() -> None:
-    from gateway.bootstrap import ROUTING_PROCESSOR
+def test_the_gateway_names_the_routing_group_it_waits_for_as_the_processor_and_the_pipeline_are_named() -> None:
+    from gateway.bootstrap import PIPELINE_RUNNER, ROUTING_PROCESSOR
+    from topology.registry import PIPELINE, ROUTING, service
 
     assert ROUTING_PROCESSOR == OrderRoutingProcessor.name
+    assert service("routing").runner == ROUTING_PROCESSOR
+    assert PIPELINE_RUNNER == PIPELINE == service(PIPELINE).runner
+    assert ROUTING in service(PIPELINE).processors

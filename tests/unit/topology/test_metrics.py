@@ -21,7 +21,7 @@ from streams import logs, runner
 from streams.kafka import consumer_lag
 from streams.metrics import Metrics, serve_metrics, wsgi_app
 from streams.records import Output, Record
-from streams.runner import ProcessorRunner
+from streams.runner import Hosted, ProcessorRunner
 from streams.state import MemoryBackend
 from tests.support.grpc_server import channel_to_server
 from topology.deadletters import DeadLetters
@@ -407,13 +407,11 @@ def test_a_runner_is_not_ready_before_its_partitions_nor_while_it_restores_them(
     metrics = Metrics()
     # The consumer and producer are made but never connect: no broker needed.
     processor_runner = ProcessorRunner(
-        _Stateful(),
+        [Hosted(_Stateful(), "ns.counting-changelog", MemoryBackend())],  # type: ignore[arg-type]
         "127.0.0.1:1",
         group_id="g",
         transactional_id="t",
-        changelog_topic="ns.counting-changelog",
         dead_letter=DeadLetters("ns.dead-letters"),
-        backend=MemoryBackend(),
         metrics=metrics.runner("counting"),
     )
     ready_while_restoring: list[bool] = []

@@ -28,7 +28,7 @@ def test_the_fraud_check_reads_and_writes_only_its_own_topics() -> None:
 def test_the_aggregator_is_the_only_processor_that_writes_orders() -> None:
     writers = {s.name for s in SERVICES if "ns.orders" in s.permissions(SETTINGS).writes}
 
-    assert writers == {"gateway", "aggregator"}
+    assert writers == {"gateway", "aggregator", "pipeline"}  # the pipeline hosts the aggregator
 
 
 def test_the_gateway_writes_the_event_log_commands_and_tables_and_reads_its_views() -> None:
@@ -37,8 +37,20 @@ def test_the_gateway_writes_the_event_log_commands_and_tables_and_reads_its_view
         writes=names("orders", "customers", "payments", "warehouse-inventory", "order-commands"),
         groups=names("order-view"),
         group_prefixes=names("tables-view-"),
-        observed_groups=names("order-routing"),
+        observed_groups=names("order-routing", "pipeline"),
     )
+
+
+def test_the_pipeline_may_do_what_its_processors_may_under_its_own_group_and_transactional_ids() -> None:
+    pipeline = service("pipeline").permissions(SETTINGS)
+    hosted = [service(name).permissions(SETTINGS) for name in ("order-details", "fraud", "inventory", "aggregator")]
+    hosted.append(service("routing").permissions(SETTINGS))
+
+    assert pipeline.reads == frozenset().union(*(p.reads for p in hosted))
+    assert pipeline.writes == frozenset().union(*(p.writes for p in hosted))
+    changelogs = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing")
+    assert pipeline.groups == names("pipeline", *(f"{name}-changelog-restore" for name in changelogs))
+    assert pipeline.transactional_id_prefixes == names("pipeline-")
 
 
 def test_the_email_service_has_the_join_and_the_senders_outbox() -> None:
