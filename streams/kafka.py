@@ -171,7 +171,7 @@ def _group_consumer(
         # Range assignment keeps partition N of every input on one instance:
         # the co-partitioning that partitioned state needs.
         "partition.assignment.strategy": "range",
-        "fetch.wait.max.ms": 10,
+        "fetch.wait.max.ms": 500,
         # Kafka's default, and longer than a coordinator's move after a
         # broker's loss (the controller waits out broker.session.timeout.ms,
         # 9 s). A client whose session runs out rejoins as a new static
@@ -910,7 +910,7 @@ class ViewConsumer:
             brokers,
             group_id,
             group_instance_id,
-            **{"enable.partition.eof": True, "fetch.wait.max.ms": 5},
+            **{"enable.partition.eof": True, "fetch.wait.max.ms": 500},
             **({"client.id": client_id} if client_id else {}),
             **_lag_stats(on_lag),
         )
