@@ -713,18 +713,46 @@ class TransactionalIO:
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         return _records(_fetch(self._consumer, max_records, timeout_s))
 
+    def committed(
+        self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0
+    ) -> dict[TopicPartitionKey, tuple[int, str]]:
+        """The group's committed offset (negative: none yet) and the metadata
+        committed with it, per partition. Stable offsets only: it waits out a
+        transaction of the partition's previous owner that is still open."""
+        wanted = [TopicPartition(t, p) for t, p in partitions]
+        try:
+            found = self._consumer.committed(wanted, timeout=timeout_s)
+        except KafkaException as exc:
+            raise StreamsError(f"committed offsets: {exc}") from exc
+        return {(tp.topic, tp.partition): (tp.offset, tp.metadata or "") for tp in found}
+
+    def partition_counts(self, topics: Iterable[str], timeout_s: float = 30.0) -> dict[str, int]:
+        metadata = _retried(lambda: self._consumer.list_topics(timeout=timeout_s))  # type: ignore[arg-type,return-value]
+        return {topic: len(metadata.topics[topic].partitions) for topic in topics}  # type: ignore[attr-defined]
+
     def begin(self) -> None:
         self._delivered.clear()
         # begin_transaction is local: it takes no timeout and does not block.
         _retrying(self._producer.begin_transaction, "begin_transaction")
 
-    def send(self, output: Output) -> None:
+    def send(self, output: Output, on_delivered: Callable[[Record], None] | None = None) -> None:
+        """Produces output in the open transaction; on_delivered gets it as a
+        record (with its offset) once the broker has it (see flush)."""
         kwargs: dict[str, Any] = {}
         if output.partition is not None:
             kwargs["partition"] = output.partition
+        report = self._on_delivery
+        if on_delivered is not None:
+
+            def report(error: KafkaError | None, message: object) -> None:
+                self._on_delivery(error, message)
+                if error is not None:
+                    raise TransactionAborted(f"produce: {error}")
+                on_delivered(_record(message))
+
         while True:
             try:
-                self._producer.produce(output.topic, output.value, output.key, on_delivery=self._on_delivery, **kwargs)
+                self._producer.produce(output.topic, output.value, output.key, on_delivery=report, **kwargs)
                 return
             except BufferError:
                 # The local queue is full: let librdkafka send, then try again.
@@ -738,11 +766,27 @@ class TransactionalIO:
                 (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
             )
 
+    def flush(self, timeout_s: float = 15.0) -> None:
+        """Waits until the broker has every record sent so far (delivery
+        reports served), inside the open transaction."""
+        with self._watchdog.guarding("flush", timeout_s + STUCK_MARGIN_S):
+            left = self._producer.flush(timeout_s)
+        if left:
+            raise TransactionAborted(f"flush: {left} records not delivered within {timeout_s} s")
+
     def commit(
-        self, next_offsets: Mapping[TopicPartitionKey, int], timeout_s: float = 15.0
+        self,
+        next_offsets: Mapping[TopicPartitionKey, int],
+        timeout_s: float = 15.0,
+        metadata: Mapping[TopicPartitionKey, str] | None = None,
     ) -> list[tuple[str, int, int]]:
-        """Commits the transaction with the consumed offsets; returns what was produced."""
-        positions = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+        """Commits the transaction with the consumed offsets (each with its
+        metadata, if any); returns what was produced."""
+        notes = metadata or {}
+        positions = [
+            TopicPartition(t, p, o, metadata=notes[(t, p)]) if notes.get((t, p)) else TopicPartition(t, p, o)
+            for (t, p), o in next_offsets.items()
+        ]
         if positions:
             self._transactional(
                 lambda: self._producer.send_offsets_to_transaction(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from streams.batch import DeadLetterEncoder, PunctuationGuard, run_batch
+from streams.handoff import MAX_ROUNDS, HandOffBatch, HandOffs
 from streams.kafka import Brokers, TransactionAborted, TransactionalIO, read_changelog
 from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
@@ -78,6 +79,7 @@ class ProcessorRunner:
         clock: Callable[[], float] = time.time,
         group_instance_id: str | None = None,
         metrics: RunnerMetrics | None = None,
+        hand_off: bool = True,
     ) -> None:
         if not hosted:
             raise ValueError("a runner hosts at least one processor")
@@ -101,6 +103,10 @@ class ProcessorRunner:
         self.committed_batches = 0
         self.aborted_batches = 0
         inputs = dict.fromkeys(topic for h in self.hosted for topic in h.processor.inputs)
+        self._inputs = list(inputs)
+        self._hand_off = hand_off
+        # Made once the consumer is up (it needs the inputs' partition counts).
+        self._handoffs: HandOffs | None = None
         self._io = TransactionalIO(
             brokers,
             group_id,
@@ -118,6 +124,8 @@ class ProcessorRunner:
 
     def _assigned(self, partitions: set[int]) -> None:
         self._rebalances += 1
+        if self._handoffs is not None:
+            self._handoffs.assigned(self._io.committed([(t, p) for t in self._inputs for p in partitions]))
         self._restoring = True
         try:
             for hosted in self.hosted:
@@ -135,6 +143,8 @@ class ProcessorRunner:
         # every batch is committed or aborted before its transaction begins.
         self._rebalances += 1
         self._owned -= partitions
+        if self._handoffs is not None:
+            self._handoffs.revoked(partitions)
 
     def _restore(self, hosted: Hosted, partition: int) -> None:
         backend, name = hosted.backend, hosted.processor.name
@@ -143,9 +153,7 @@ class ProcessorRunner:
         if start and age_ms > STALE_CHECKPOINT_MS:
             # Compaction drops tombstones after delete.retention.ms (a day by
             # default): a store this old may hold keys deleted since. Rebuild.
-            log.info(
-                "%s rebuilds partition %d: its checkpoint is %d s old", name, partition, age_ms // 1000
-            )
+            log.info("%s rebuilds partition %d: its checkpoint is %d s old", name, partition, age_ms // 1000)
             backend.clear(partition)
             start = 0
         changes: dict[tuple[int, bytes], bytes | None] = {}
@@ -171,6 +179,8 @@ class ProcessorRunner:
 
     def run(self, stop: threading.Event) -> None:
         self._io.start()
+        if self._hand_off:
+            self._handoffs = HandOffs(self._inputs, self._io.partition_counts(self._inputs))
         try:
             while not stop.is_set():
                 self.step()
@@ -208,18 +218,12 @@ class ProcessorRunner:
             return []
         return records
 
-    def step(self) -> None:
-        """Polls once and processes what came as one transaction."""
-        records = self._poll_batch()
-        started = time.perf_counter()
-        now_ms = int(self._clock() * 1000)
-        punctuate = now_ms - self._last_punctuation_ms >= self._punctuate_interval_ms
-        if not records and not punctuate:
-            return
+    def _process(
+        self, records: list[Record], states: list[tuple[Hosted, BatchState]], now_ms: int, punctuate: bool
+    ) -> list[Output]:
+        """Each hosted processor's outputs for the records of its inputs."""
         outputs: list[Output] = []
-        states: list[tuple[Hosted, BatchState]] = []
-        for hosted in self.hosted:
-            state = BatchState(hosted.backend)
+        for hosted, state in states:
             mine = records if len(self.hosted) == 1 else [r for r in records if r.topic in hosted.reads]
             outputs += run_batch(
                 hosted.processor,
@@ -230,31 +234,78 @@ class ProcessorRunner:
                 punctuate_partitions=self._owned if punctuate else (),
                 guard=hosted.guard,
             )
-            states.append((hosted, state))
+        return outputs
+
+    def _send(self, outputs: list[Output], batch: HandOffBatch | None, last_round: bool) -> list[Record]:
+        """Produces outputs; returns those handed off, as records (after a
+        flush, when there are any: their offsets are the broker's)."""
+        handed: list[Record] = []
+        for output in outputs:
+            tp = batch.decide(output, self._owned, last_round) if batch is not None else None
+            if tp is None:
+                self._io.send(output)
+                continue
+
+            def delivered(record: Record, tp: tuple[str, int] = tp) -> None:
+                batch.delivered(tp, record.offset)  # type: ignore[union-attr]
+                handed.append(record)
+
+            self._io.send(output, on_delivered=delivered)
+        if batch is not None and any(batch.sending.values()):
+            self._io.flush()
+        handed.sort(key=lambda r: (r.topic, r.partition, r.offset))
+        return handed
+
+    def step(self) -> None:
+        """Polls once and processes what came as one transaction."""
+        consumed = self._poll_batch()
+        started = time.perf_counter()
+        now_ms = int(self._clock() * 1000)
+        punctuate = now_ms - self._last_punctuation_ms >= self._punctuate_interval_ms
+        if not consumed and not punctuate:
+            return
+        handoffs = self._handoffs
+        records = consumed
+        if handoffs is not None:
+            records = [r for r in consumed if not handoffs.skipped(r.topic, r.partition, r.offset)]
+        states = [(hosted, BatchState(hosted.backend)) for hosted in self.hosted]
+        outputs = self._process(records, states, now_ms, punctuate)
         if punctuate:
             self._last_punctuation_ms = now_ms
-        if not records and not outputs and not any(state.changes for _, state in states):
+        if not consumed and not outputs and not any(state.changes for _, state in states):
             return
-        following = {(record.topic, record.partition): record.offset + 1 for record in records}
+        following = {(record.topic, record.partition): record.offset + 1 for record in consumed}
+        batch = handoffs.batch() if handoffs is not None else None
+        processed, produced = list(records), list(outputs)
         try:
             self._io.begin()
-            for output in outputs:
-                self._io.send(output)
+            for round in range(MAX_ROUNDS):
+                handed = self._send(outputs, batch, last_round=round == MAX_ROUNDS - 1)
+                if not handed:
+                    break
+                outputs = self._process(handed, states, now_ms, punctuate=False)
+                processed += handed
+                produced += outputs
             for hosted, state in states:
                 for (partition, key), value in state.changes.items():
                     self._io.send(Output(hosted.changelog_topic, key, value, partition=partition))
+            metadata = None
+            if handoffs is not None and batch is not None:
+                following, metadata = handoffs.commit_plan(following, batch)
             committing = time.perf_counter()
-            delivered = self._io.commit(following)
+            delivered = self._io.commit(following, metadata=metadata)
         except TransactionAborted as exc:
-            log.warning("%s aborts a batch of %d records: %s", self.name, len(records), exc)
+            log.warning("%s aborts a batch of %d records: %s", self.name, len(consumed), exc)
             self.aborted_batches += 1
             self._metrics.aborted()
             self._io.abort()
-            self._io.rewind(_first_offsets(records))
+            self._io.rewind(_first_offsets(consumed))
             return
         self.committed_batches += 1
         done = time.perf_counter()
-        self._metrics.committed(records, outputs, commit_s=done - committing, batch_s=done - started)
+        if handoffs is not None and batch is not None:
+            handoffs.committed_batch(following, batch, delivered, self._owned)
+        self._metrics.committed(processed, produced, commit_s=done - committing, batch_s=done - started)
         checkpoints: dict[str, dict[int, int]] = {}
         for topic, partition, offset in delivered:
             reached = checkpoints.setdefault(topic, {})

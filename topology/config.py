@@ -161,6 +161,13 @@ class Config(BaseSettings):
         " consumer groups: choose one per namespace",
         json_schema_extra=_section("Processors"),
     )
+    local_handoff: bool = Field(
+        True,
+        description="a processor's output that is also an input of the same process (a re-key, a check's answer, a"
+        " verdict) is processed at once, in the same transaction, when that process owns its partition; it is still"
+        " written to Kafka, and skipped when read back (docs/architecture.md). `0`: every hop goes through Kafka",
+        json_schema_extra=_section("Processors"),
+    )
     commit_interval_ms: int = Field(
         20,
         ge=0,

@@ -109,6 +109,7 @@ def build_runner(processors: Sequence[Processor], settings: Config, name: str = 
         commit_interval_ms=settings.commit_interval_ms,
         group_instance_id=topics.group(member),
         metrics=metrics.runner(name, on_committed=OrderMetrics.of(metrics).counting(topics)),
+        hand_off=settings.local_handoff,
     )
 
 
