@@ -202,6 +202,8 @@ def wait_for_quiet(max_load: float, max_wait_s: float, log: Log, max_others: flo
     average alone would count the benchmark's own broker and services.)"""
     began = time.monotonic()
     deadline = began + min(max_wait_s, _wait_budget[0])
+    if deadline <= began:
+        return loadavg()  # no waiting (the quick run): not worth cores_used()'s 3 s
     while True:
         ours, others = cores_used()
         load = loadavg()
@@ -210,8 +212,7 @@ def wait_for_quiet(max_load: float, max_wait_s: float, log: Log, max_others: flo
             return load
         if time.monotonic() >= deadline:
             _wait_budget[0] -= time.monotonic() - began
-            if max_wait_s > 0:
-                log(f"machine still busy (others use {others:.2f} cores, load {load:.2f}): going on anyway")
+            log(f"machine still busy (others use {others:.2f} cores, load {load:.2f}): going on anyway")
             return load
         log(f"machine busy (others use {others:.2f} cores, load {load:.2f}): waiting")
         time.sleep(10)
