@@ -115,6 +115,16 @@ def process_label(pid: int) -> str:
     return "harness"
 
 
+# The run's own processes that are not the platform (its services and the
+# broker): what an order's CPU cost leaves out.
+NOT_PLATFORM = frozenset({"bench", "harness", "load generator", "py-spy"})
+
+
+def platform_cores(cores_by_process: dict[str, float]) -> float:
+    """Cores the platform used, from a CpuWatch's breakdown by kind of process."""
+    return round(sum(cores for label, cores in cores_by_process.items() if label not in NOT_PLATFORM), 2)
+
+
 @dataclass
 class CpuWatch:
     """Samples, once a second, how many cores this run's process tree used and
@@ -143,6 +153,8 @@ class CpuWatch:
 
     def _run(self) -> None:
         root = os.getpid()
+        # The harness itself, however it was started (python -m bench, pytest).
+        self._labels[root] = "bench"
         busy, tree, at = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
         while not self._stop.wait(self.interval_s):
             busy2, tree2, at2 = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
@@ -159,7 +171,7 @@ class CpuWatch:
                 self.loads.append(loadavg())
             busy, tree, at = busy2, tree2, at2
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict:
         def mean(values: list[float]) -> float:
             return sum(values) / len(values) if values else math.nan
 

@@ -175,12 +175,13 @@ def render(results: dict, analysis: str) -> str:
 
     e2e = results.get("e2e")
     if e2e:
+        layout = e2e.get("layout", "separate")  # runs from before OMS_LAYOUT: one process per service
         out += [
             "",
             "## End to end",
             "",
             "Open-loop load through `PlaceOrder` at the front door of the whole platform "
-            "(every service of `make run` as its own process, one instance each, 3 partitions, "
+            f"(the services of `make run`, `OMS_LAYOUT={layout}`, one instance each, 3 partitions, "
             "`OMS_COMMIT_INTERVAL_MS=20`) on the benchmark's own one-broker Kafka. Latency runs "
             "from sending `PlaceOrder` to receiving the terminal state on `WatchOrder`; *place* is "
             "`PlaceOrder`'s own answer; *done/s* the orders that reached their terminal state per "
@@ -419,14 +420,16 @@ def render(results: dict, analysis: str) -> str:
             "",
             "## Scale: instances per service",
             "",
-            f"Saturation: {_num(scale['offered_rate'])} orders/s offered for a short run, "
-            f"{scale['partitions']} partitions; *done/s* is the orders that reached their terminal "
-            "state, per second from the start to the last of them (the rest were shed, see errors). "
-            f"Command: {_cmd(results, 'scale')}.",
+            f"Overload: {_num(scale['offered_rate'])} orders/s offered for a short run (twice the highest "
+            f"rate the e2e sweep sustained, when one is known), {scale['partitions']} partitions; *done/s* "
+            "is the orders that reached their terminal state, per second from the start to the last of "
+            "them (the rest were shed, see errors); *restarts* the services that died and were started "
+            "again meanwhile. "
+            f"Command: {_cmd(results, 'e2e,scale')}.",
             "",
         ]
         out += _table(
-            ["instances per service", "done/s", "p50 ms", "p99 ms", "errors", "load"],
+            ["instances per service", "done/s", "p50 ms", "p99 ms", "errors", "restarts", "load"],
             [
                 [
                     n,
@@ -434,6 +437,7 @@ def render(results: dict, analysis: str) -> str:
                     _num(r["latency_ms"]["p50"], 0),
                     _num(r["latency_ms"]["p99"], 0),
                     _errors(r["errors"]),
+                    _num(r.get("restarts")),
                     _load(r),
                 ]
                 for n, r in scale["runs"].items()
