@@ -8,7 +8,8 @@ then an open-loop rate sweep through the front door), scale (1 vs 2
 instances per service, offered twice the rate sustained), profile (py-spy of
 the stages and of the platform under load), lists (ListOrders latency for
 one customer with 10,000 orders). Results accumulate per mode in
-bench/out/results-<mode>.json, so one phase can be run again alone; a run of
+bench/out/results-<mode>.json, so one phase can be run again alone; its
+"summary" holds issue 13's figures (bench/summary.py). A run of
 `--only lists` alone puts its section into bench/RESULTS.md and leaves the
 rest of the file as it is.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from bench import e2e, lists, profile, raw, report, stages
 from bench.common import REPO, Log, loadavg, machine_facts, set_wait_budget, wait_for_quiet
+from bench.summary import summarize
 from localkafka import KafkaCluster
 from tests.support.ports import free_port_block
 
@@ -169,8 +171,15 @@ def main() -> int:
 
 
 def run(
-    mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: float, results: dict, path: Path
+    mode: Mode,
+    phases: tuple[str, ...],
+    args: argparse.Namespace,
+    wait_s: float,
+    results: dict,
+    path: Path,
+    bootstrap: str | None = None,
 ) -> dict:
+    """Runs the phases on a broker of its own, or on `bootstrap`'s (the smoke test's)."""
     log = Log()
     began = time.monotonic()
     results["mode"] = mode.name
@@ -188,9 +197,11 @@ def run(
         path.write_text(json.dumps(results, indent=1, default=str))
 
     log(f"{mode.name} benchmark: phases {', '.join(phases)}; load average {loadavg():.2f}")
-    kafka = KafkaCluster(brokers=1, port=free_port_block(2), data_dir=REPO / ".oms-data", num_partitions=3)
-    kafka.start()
-    bootstrap = kafka.bootstrap_servers
+    kafka = None
+    if bootstrap is None:
+        kafka = KafkaCluster(brokers=1, port=free_port_block(2), data_dir=REPO / ".oms-data", num_partitions=3)
+        kafka.start()
+        bootstrap = kafka.bootstrap_servers
     log(f"Kafka at {bootstrap}")
     try:
         if "raw" in phases:
@@ -248,9 +259,11 @@ def run(
             results["lists"]["command"] = f"python -m bench{quick} --only lists{sized}"
             save()
     finally:
-        kafka.stop()
-        shutil.rmtree(kafka.home, ignore_errors=True)
+        if kafka is not None:
+            kafka.stop()
+            shutil.rmtree(kafka.home, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+    results["summary"] = summarize(results)
     results["seconds"] = round(time.monotonic() - began)
     save()
     log(f"done in {time.monotonic() - began:.0f}s; results in {path}")
