@@ -3,11 +3,13 @@ bench/RESULTS.md and bench/latency.png.
 
 Phases, in order: raw (the broker and client alone), stages (each processor
 draining a pre-filled topic), soak (RSS after a long drain), ceiling (the
-load generator against a trivial server), e2e (open-loop rate sweep through
-the front door), scale (1 vs 2 instances per service), profile (py-spy of
+load generator against a trivial server), e2e (the platform's CPU at idle,
+then an open-loop rate sweep through the front door), scale (1 vs 2
+instances per service, offered twice the rate sustained), profile (py-spy of
 the stages and of the platform under load), lists (ListOrders latency for
 one customer with 10,000 orders). Results accumulate per mode in
-bench/out/results-<mode>.json, so one phase can be run again alone; a run of
+bench/out/results-<mode>.json, so one phase can be run again alone; its
+"summary" holds issue 13's figures (bench/summary.py). A run of
 `--only lists` alone puts its section into bench/RESULTS.md and leaves the
 rest of the file as it is.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from bench import e2e, lists, profile, raw, report, stages
 from bench.common import REPO, Log, loadavg, machine_facts, set_wait_budget, wait_for_quiet
+from bench.summary import summarize
 from localkafka import KafkaCluster
 from tests.support.ports import free_port_block
 
@@ -44,6 +47,8 @@ class Mode:
     rates: tuple[float, ...]
     step_s: float
     warmup_s: float
+    # How long the e2e phase watches the platform's CPU with no load first.
+    idle_s: float
     refine: bool
     scale_partitions: int
     scale_s: float
@@ -60,9 +65,12 @@ QUICK = Mode(
     soak_orders=0,
     ceiling_rates=(1000, 2000, 4000),
     ceiling_s=4,
-    rates=(50, 200, 500, 1000, 2000),
+    # Overload is the scale phase's (twice the rate sustained): past 1000/s
+    # the sweep would only add minutes.
+    rates=(50, 200, 300, 500, 1000),
     step_s=10,
     warmup_s=2,
+    idle_s=5,
     refine=False,
     scale_partitions=3,
     scale_s=10,
@@ -81,6 +89,7 @@ FULL = Mode(
     rates=(50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000),
     step_s=60,
     warmup_s=5,
+    idle_s=20,
     refine=True,
     scale_partitions=6,
     scale_s=30,
@@ -101,6 +110,7 @@ TINY = Mode(
     rates=(10, 30),
     step_s=3,
     warmup_s=0.5,
+    idle_s=2,
     refine=False,
     scale_partitions=3,
     scale_s=3,
@@ -161,8 +171,15 @@ def main() -> int:
 
 
 def run(
-    mode: Mode, phases: tuple[str, ...], args: argparse.Namespace, wait_s: float, results: dict, path: Path
+    mode: Mode,
+    phases: tuple[str, ...],
+    args: argparse.Namespace,
+    wait_s: float,
+    results: dict,
+    path: Path,
+    bootstrap: str | None = None,
 ) -> dict:
+    """Runs the phases on a broker of its own, or on `bootstrap`'s (the smoke test's)."""
     log = Log()
     began = time.monotonic()
     results["mode"] = mode.name
@@ -180,9 +197,11 @@ def run(
         path.write_text(json.dumps(results, indent=1, default=str))
 
     log(f"{mode.name} benchmark: phases {', '.join(phases)}; load average {loadavg():.2f}")
-    kafka = KafkaCluster(brokers=1, port=free_port_block(2), data_dir=REPO / ".oms-data", num_partitions=3)
-    kafka.start()
-    bootstrap = kafka.bootstrap_servers
+    kafka = None
+    if bootstrap is None:
+        kafka = KafkaCluster(brokers=1, port=free_port_block(2), data_dir=REPO / ".oms-data", num_partitions=3)
+        kafka.start()
+        bootstrap = kafka.bootstrap_servers
     log(f"Kafka at {bootstrap}")
     try:
         if "raw" in phases:
@@ -212,10 +231,11 @@ def run(
         if "e2e" in phases:
             wait_for_quiet(args.max_load, wait_s, log)
             one = e2e.start_platform(bootstrap, work, instances=1, partitions=3, log=log)
+            idle = e2e.idle(one, mode.idle_s, log)
             log("open-loop rate sweep")
             results["e2e"] = e2e.sweep(
                 one, mode.rates, mode.step_s, mode.warmup_s, log, args.max_load, wait_s, mode.refine
-            )
+            ) | {"idle": idle}
             save()
         reuse = one is not None and mode.scale_partitions == 3 and "scale" in phases
         if one is not None and not reuse:
@@ -239,25 +259,33 @@ def run(
             results["lists"]["command"] = f"python -m bench{quick} --only lists{sized}"
             save()
     finally:
-        kafka.stop()
-        shutil.rmtree(kafka.home, ignore_errors=True)
+        if kafka is not None:
+            kafka.stop()
+            shutil.rmtree(kafka.home, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+    results["summary"] = summarize(results)
     results["seconds"] = round(time.monotonic() - began)
     save()
     log(f"done in {time.monotonic() - began:.0f}s; results in {path}")
     return results
 
 
-def _saturating_rate(results: dict) -> float:
-    """Twice the highest rate sustained (at least 1000/s): more than the platform takes."""
-    best = (results.get("e2e") or {}).get("max_sustained_rate") or 500
-    return max(1000.0, 2 * best)
+# Offered to overload the platform when no rate sustained end to end is known.
+OVERLOAD_FALLBACK_RATE = 1000.0
+
+
+def overload_rate(results: dict) -> float:
+    """Twice the highest rate the e2e sweep sustained (this run's; with no
+    e2e phase in it, the saved one of an earlier run): more than the
+    platform takes, by as much whatever its capacity."""
+    best = (results.get("e2e") or {}).get("max_sustained_rate")
+    return 2.0 * best if best else OVERLOAD_FALLBACK_RATE
 
 
 def scale(
     mode: Mode, bootstrap: str, work: Path, log: Log, max_load: float, wait_s: float, results: dict, reuse
 ) -> dict:  # type: ignore[no-untyped-def]
-    rate = _saturating_rate(results)
+    rate = overload_rate(results)
     out: dict = {"offered_rate": rate, "partitions": mode.scale_partitions, "runs": {}}
     for instances in (1, 2):
         wait_for_quiet(max_load, wait_s, log)
@@ -293,7 +321,7 @@ def profiles(mode: Mode, bootstrap: str, work: Path, log: Log, selected: tuple[s
     }
     platform = e2e.start_platform(bootstrap, work, 1, 3, log)
     try:
-        rate = _saturating_rate(results)
+        rate = overload_rate(results)
         recorders = {
             name: profile.start(pid, pdir / f"platform-{name}.txt", duration_s=mode.profile_s)
             for name, pid in platform.supervisor.pids().items()

@@ -115,6 +115,16 @@ def process_label(pid: int) -> str:
     return "harness"
 
 
+# The run's own processes that are not the platform (its services and the
+# broker): what an order's CPU cost leaves out.
+NOT_PLATFORM = frozenset({"bench", "harness", "load generator", "py-spy"})
+
+
+def platform_cores(cores_by_process: dict[str, float]) -> float:
+    """Cores the platform used, from a CpuWatch's breakdown by kind of process."""
+    return round(sum(cores for label, cores in cores_by_process.items() if label not in NOT_PLATFORM), 2)
+
+
 @dataclass
 class CpuWatch:
     """Samples, once a second, how many cores this run's process tree used and
@@ -143,6 +153,8 @@ class CpuWatch:
 
     def _run(self) -> None:
         root = os.getpid()
+        # The harness itself, however it was started (python -m bench, pytest).
+        self._labels[root] = "bench"
         busy, tree, at = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
         while not self._stop.wait(self.interval_s):
             busy2, tree2, at2 = _cpu_busy_jiffies(), _tree_jiffies(root), time.monotonic()
@@ -159,7 +171,7 @@ class CpuWatch:
                 self.loads.append(loadavg())
             busy, tree, at = busy2, tree2, at2
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict:
         def mean(values: list[float]) -> float:
             return sum(values) / len(values) if values else math.nan
 
@@ -202,6 +214,8 @@ def wait_for_quiet(max_load: float, max_wait_s: float, log: Log, max_others: flo
     average alone would count the benchmark's own broker and services.)"""
     began = time.monotonic()
     deadline = began + min(max_wait_s, _wait_budget[0])
+    if deadline <= began:
+        return loadavg()  # no waiting (the quick run): not worth cores_used()'s 3 s
     while True:
         ours, others = cores_used()
         load = loadavg()
@@ -210,8 +224,7 @@ def wait_for_quiet(max_load: float, max_wait_s: float, log: Log, max_others: flo
             return load
         if time.monotonic() >= deadline:
             _wait_budget[0] -= time.monotonic() - began
-            if max_wait_s > 0:
-                log(f"machine still busy (others use {others:.2f} cores, load {load:.2f}): going on anyway")
+            log(f"machine still busy (others use {others:.2f} cores, load {load:.2f}): going on anyway")
             return load
         log(f"machine busy (others use {others:.2f} cores, load {load:.2f}): waiting")
         time.sleep(10)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.common import REPO, CpuWatch, Log, loadavg, memory_mib, wait_for_quiet
+from bench.common import REPO, CpuWatch, Log, loadavg, memory_mib, platform_cores, wait_for_quiet
 from bench.loadgen import LoadResult, Plan, run_load, sustained
 from oms.customers.v1 import customers_pb2, customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
@@ -129,7 +129,7 @@ def load_step(
 
 # The rates the targets are judged at: the sweep measures them even when a
 # lower rate was not kept up with.
-REQUIRED_RATES = (50, 200, 500)
+REQUIRED_RATES = (50, 200, 300, 500)
 
 
 def sweep(
@@ -174,12 +174,31 @@ def sweep(
         if step["sustained"]:
             best = middle
     return {
+        "layout": platform.settings.layout,
         "steps": steps,
         "max_sustained_rate": best,
         "first_failed_rate": failed_at,
         "duration_s": duration_s,
         "warmup_s": warmup_s,
     }
+
+
+# A new platform keeps the broker busier for about this long after a first
+# order went through (measured: its idle cores halve over ~10 s, then hold).
+IDLE_AFTER_S = 10.0
+
+
+def idle(platform: Platform, duration_s: float, log: Log) -> dict:
+    """Cores the platform (services and broker) uses with no load, once it
+    has settled: a first order went through quickly, and start-up is over."""
+    settle(platform, log)
+    time.sleep(IDLE_AFTER_S)
+    with CpuWatch() as cpu:
+        time.sleep(duration_s)
+    out = {"duration_s": duration_s, **cpu.summary()}
+    out["cores"] = platform_cores(out["cores_by_process"])
+    log(f"  idle for {duration_s:.0f}s: the platform used {out['cores']} cores, others {out['cores_others']}")
+    return out
 
 
 def settle(platform: Platform, log: Log, max_s: float = 120.0) -> float:
@@ -213,9 +232,15 @@ def settle(platform: Platform, log: Log, max_s: float = 120.0) -> float:
 
 
 def saturate(platform: Platform, rate: float, duration_s: float, warmup_s: float, log: Log) -> dict:
-    """Offers more than the platform can take; throughput is what completes."""
+    """Offers more than the platform can take; throughput is what completes,
+    restarts how many services died meanwhile (the supervisor started them again)."""
+    restarts = platform.supervisor.restarts
     step = load_step(f"localhost:{platform.port}", rate, duration_s, warmup_s, platform.bench_customers, log)  # type: ignore[attr-defined]
+    platform.supervise()  # a death of the last moment is counted too
+    step["restarts"] = platform.supervisor.restarts - restarts
     step["memory"] = service_memory(platform)
+    if step["restarts"]:
+        log(f"    {step['restarts']} service restart(s) under this load")
     return step
 
 

@@ -54,6 +54,7 @@ class Supervisor:
         self._watcher: threading.Thread | None = None
         # Services that exited on a configuration error, and stay stopped.
         self.misconfigured: list[str] = []
+        self._restarts = 0
 
     def _start(self, child: _Child) -> None:
         env = {**self._base_env, **child.spec.env, SUPERVISED_ENV: str(os.getpid())}
@@ -88,6 +89,7 @@ class Supervisor:
                     )
                     child.process = None
                     child.restarts += 1
+                    self._restarts += 1
                     child.next_start = now + delay
                 elif now >= child.next_start:
                     self._start(child)
@@ -101,6 +103,13 @@ class Supervisor:
 
         self._watcher = threading.Thread(target=watch, name="supervisor", daemon=True)
         self._watcher.start()
+
+    @property
+    def restarts(self) -> int:
+        """How many times, in all, a service died and was set to start again
+        (counted when its death is seen, before the back-off)."""
+        with self._lock:
+            return self._restarts
 
     def pids(self) -> dict[str, int]:
         with self._lock:

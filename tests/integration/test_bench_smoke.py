@@ -3,10 +3,13 @@ their report renders. No speed is asserted here; figures live in bench/."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import pytest
 
+from bench import __main__ as bench_main
 from bench import e2e, lists, raw, report, stages
 from bench.common import Log
 
@@ -44,3 +47,32 @@ def test_a_tiny_lists_run_measures_every_query(bootstrap: str, tmp_path: Path) -
     assert all(q["latency_ms"]["count"] == lists.REPEATS for q in measured["queries"])
     rendered = report.render({"mode": "tiny", "lists": measured | {"command": "python -m bench --only lists"}}, "")
     assert "## Lists: ListOrders" in rendered
+
+
+def test_a_tiny_run_sums_up_the_cost_per_order(bootstrap: str, tmp_path: Path) -> None:
+    path = tmp_path / "results-tiny.json"
+    args = argparse.Namespace(max_load=float("inf"), stages=None, list_orders=None)
+    results = bench_main.run(bench_main.TINY, ("ceiling", "e2e", "scale"), args, 0, {}, path, bootstrap=bootstrap)
+
+    summary = json.loads(path.read_text())["summary"]
+    assert set(summary) >= {
+        "e2e_sustained_per_s",
+        "ceiling_per_s",
+        "p99_ms_at_300",
+        "p50_ms_at_50",
+        "cpu_ms_per_order_at_200",
+        "overload_done_per_s_1_instance",
+        "overload_done_per_s_2_instances",
+        "process_restarts_under_overload",
+        "idle_cores",
+    }
+    assert all(value is None or isinstance(value, (int, float)) for value in summary.values()), summary
+    # What the tiny mode measures; its sweep offers none of the rates judged (50, 200, 300/s).
+    measured = (
+        "overload_done_per_s_1_instance",
+        "overload_done_per_s_2_instances",
+        "process_restarts_under_overload",
+        "idle_cores",
+    )
+    assert all(isinstance(summary[key], (int, float)) for key in measured), summary
+    assert "## Cost per order (issue 13)" in report.render(results, "")

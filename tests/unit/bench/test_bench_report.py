@@ -1,11 +1,13 @@
-"""The benchmark report's arithmetic: percentiles, RSS extrapolation, targets."""
+"""The benchmark report's arithmetic: percentiles, RSS extrapolation, targets,
+the cost per order."""
 
 from __future__ import annotations
 
 import math
 
 from bench.common import percentile, summary_ms
-from bench.report import lists_section, render, rss_at, splice, targets
+from bench.report import cost_per_order, lists_section, render, rss_at, splice, targets
+from bench.summary import summarize
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -94,3 +96,71 @@ def test_a_lists_run_alone_replaces_only_its_own_section() -> None:
     assert again.count(section[0]) == 1
     assert "One customer with 5 orders" in again and "with 10,000 orders" not in again
     assert "kept" in again and "analysis" in again
+
+
+def _cost_results() -> dict:
+    def step(rate: float, p50: float, p99: float, throughput: float, cores: dict[str, float]) -> dict:
+        latency = {"p50": p50, "p95": p99, "p99": p99, "p99.9": p99, "max": p99, "count": 10}
+        return {
+            "offered_rate": rate,
+            "latency_ms": latency,
+            "place_ms": {"p99": 1.0},
+            "lateness_ms": {"p99": 1.0},
+            "errors": {},
+            "sent": 10,
+            "completed": 10,
+            "throughput": throughput,
+            "sustained": True,
+            "cores_by_process": cores,
+            "cores_ours": sum(cores.values()),
+            "cores_others": 0.0,
+        }
+
+    platform = {"kafka broker (JVM)": 0.2, "gateway": 0.15, "pipeline": 0.05}
+    around = {"load generator": 0.3, "bench": 0.1}
+    steps = [
+        step(50, 20.0, 40.0, 50.0, platform),
+        step(200, 30.0, 90.0, 200.0, platform | around),
+        step(300, 40.0, 200.0, 300.0, platform),
+    ]
+    e2e = {"steps": steps, "max_sustained_rate": 300, "duration_s": 10, "warmup_s": 2, "idle": {"cores": 0.08}}
+    scale = {
+        "offered_rate": 600.0,
+        "partitions": 3,
+        "runs": {
+            n: step(600, 900.0, 2000.0, done, platform) | {"restarts": restarts}
+            for n, done, restarts in (("1", 350.0, 0), ("2", 280.0, 1))
+        },
+    }
+    return {"mode": "quick", "ceiling": {"ceiling_rate": 1000, "steps": [], "servers": 2}, "e2e": e2e, "scale": scale}
+
+
+def test_the_cost_per_order_is_the_platforms_cpu_only() -> None:
+    summary = summarize(_cost_results())
+    # 0.4 cores of the broker and services over 200 orders a second; the load
+    # generator and the harness are not the platform's.
+    assert summary["cpu_ms_per_order_at_200"] == 2.0
+    assert summary["sustained_vs_ceiling"] == 0.3
+    assert (summary["p99_ms_at_300"], summary["p50_ms_at_50"]) == (200.0, 20.0)
+    assert (summary["overload_done_per_s_1_instance"], summary["overload_done_per_s_2_instances"]) == (350.0, 280.0)
+    assert summary["process_restarts_under_overload"] == 1
+    assert summary["idle_cores"] == 0.08
+    assert summary["fraud_vs_quixstreams"] is None
+
+
+def test_the_cost_per_order_table_judges_each_figure_against_its_goal() -> None:
+    results = _cost_results()
+    rows = {row[0]: row for row in cost_per_order(results)}
+    assert rows["CPU ms per order at 200/s"][2:5] == ["2.00", "≤ 2", "met"]
+    assert rows["done/s under overload, 1 instance per service"][2:5] == [
+        "350.0 at 600 offered",
+        "≥ sustained (300)",
+        "met",
+    ]
+    assert rows["done/s under overload, 2 instances per service"][4] == "**missed**"
+    assert rows["service restarts under overload (1 and 2 instances)"][4] == "**missed**"
+    assert rows["fraud check vs Quix Streams, ×"][2:] == ["–", "≥ 2", "–", "–"]
+    with_quix = cost_per_order(results | {"quix": {"ratio": 2.5, "command": "python -m bench --only quix"}})
+    assert with_quix[-1][2:] == ["2.5", "≥ 2", "met", "`python -m bench --only quix`"]
+    rendered = render(results, "")
+    assert rendered.index("## Cost per order (issue 13)") < rendered.index("## Machine")
