@@ -15,20 +15,21 @@ from bench.summary import step_at, summarize
 MIB_TARGET = 150.0
 RSS_AT = 1_000_000
 
-# Issue 13's figures before its work, on the old code (one process per
-# service), as the issue's brief gives them; p99 at 300/s is a full run's
-# (the quick sweep had no 300/s step then).
+# Issue 13's figures before its work: `make bench-quick` on the old code (one
+# process per service) on 2026-12-01, idle cores measured the same way on
+# that code; p99 at 300/s is the last full run's (the quick sweep had no
+# 300/s step then), the quixstreams ratio the issue's.
 BEFORE = {
-    "sustained_vs_ceiling": "0.20 (200 / 1,000)",
-    "e2e_sustained_per_s": "200",
+    "sustained_vs_ceiling": "0.05 (50 / 1,000)",
+    "e2e_sustained_per_s": "50",
     "ceiling_per_s": "1,000",
-    "p99_ms_at_300": "~5,000 (full run)",
+    "p99_ms_at_300": "4,991 (full run, 2026-11-25)",
     "p50_ms_at_50": "229",
-    "cpu_ms_per_order_at_200": "~9.7",
-    "overload_done_per_s_1_instance": "117.7 at 1,000 offered",
-    "overload_done_per_s_2_instances": "40.7 at 1,000 offered",
+    "cpu_ms_per_order_at_200": "8.4",
+    "overload_done_per_s_1_instance": "118 at 1,000 offered",
+    "overload_done_per_s_2_instances": "41 at 1,000 offered",
     "process_restarts_under_overload": "–",
-    "idle_cores": "~0.1",
+    "idle_cores": "0.28",
     "fraud_vs_quixstreams": "~1.1",
 }
 
