@@ -22,8 +22,8 @@ from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
 from streams.metrics import PORTS_PER_INSTANCE
 from tests.support.ports import free_port_block
-from topology.config import Config
 from topology import registry
+from topology.config import Config
 from topology.registry import metrics_port
 from topology.security import as_admin, provision_service_users
 from topology.service import create_topics
