@@ -263,6 +263,29 @@ class Config(BaseSettings):
         description="HTTP/2 streams (calls) one client connection may have open at once",
         json_schema_extra=_section("Gateway"),
     )
+    max_workflow_backlog: int = Field(
+        1000,
+        ge=1,
+        le=100_000_000,
+        description="`PlaceOrder` is shed (`RESOURCE_EXHAUSTED`, reason `WORKFLOW_BEHIND`, with a `RetryInfo`) while"
+        " the order workflow (its consumer groups, the slowest counted) has more than this many records of `orders`"
+        " yet to read, measured every 200 ms; reads, payments and other calls are not. Each order is about two"
+        " records there (placed, then its verdict), so the default is some 500 orders waiting: a second or two of"
+        " work at the few hundred orders/s two cores sustain. A workflow keeping up has far fewer in flight (a"
+        " batch or two), so only one that is outpaced or stopped reaches it, before its latency runs into seconds",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_loop_lag_ms: int = Field(
+        100,
+        ge=1,
+        le=60_000,
+        description="unary calls are shed at once (`RESOURCE_EXHAUSTED`, reason `SATURATED`, with a `RetryInfo`)"
+        " while the gateway instance's event loop runs this late (smoothed): every call it took on would wait behind"
+        " the others, so those drain first. `WatchOrder` streams (up to `OMS_MAX_WATCHES`), health checks and"
+        " reflection are not shed. An idle loop runs a millisecond or two late; 100 ms is well past a busy one's"
+        " jitter, and still short of a client's usual deadline",
+        json_schema_extra=_section("Gateway"),
+    )
 
     # Security: TLS and tokens at the front door (docs/security.md)
     tls_cert: Path | None = Field(
