@@ -257,10 +257,14 @@ class Config(BaseSettings):
         json_schema_extra=_section("Gateway"),
     )
     max_concurrent_streams: int = Field(
-        100,
+        1000,
         ge=1,
         le=100_000,
-        description="HTTP/2 streams (calls) one client connection may have open at once",
+        description="HTTP/2 streams (calls) one client connection may have open at once. Past it the transport refuses"
+        " a call (`REFUSED_STREAM`: `UNAVAILABLE`, without details), so it is set as high as one instance admits"
+        " `WatchOrder` streams (`OMS_MAX_WATCHES`): a client, or a peer forwarding calls, keeps one connection, and"
+        " at 500 orders/s with a `WatchOrder` per order it holds hundreds of streams open on it. Load is shed by"
+        " admission instead, with a `RESOURCE_EXHAUSTED` that says why",
         json_schema_extra=_section("Gateway"),
     )
     max_workflow_backlog: int = Field(
