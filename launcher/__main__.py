@@ -157,7 +157,9 @@ def main() -> int:
         create_topics_or_exit(settings, fix=not kafka.is_external or settings.kafka_fix_topic_configs)
         env = {**os.environ, "OMS_KAFKA_BOOTSTRAP": kafka.bootstrap_servers}
         sink = start_mail_sink(settings, env)
-        supervisor = Supervisor([*service_specs(settings.instances, settings.layout, credentials), console_spec(settings)], env)
+        supervisor = Supervisor(
+            [*service_specs(settings.instances, settings.layout, credentials), console_spec(settings)], env
+        )
         supervisor.start()
         brokers = BrokerKeeper(kafka)
         try:

@@ -143,9 +143,7 @@ class ProcessorRunner:
         if start and age_ms > STALE_CHECKPOINT_MS:
             # Compaction drops tombstones after delete.retention.ms (a day by
             # default): a store this old may hold keys deleted since. Rebuild.
-            log.info(
-                "%s rebuilds partition %d: its checkpoint is %d s old", name, partition, age_ms // 1000
-            )
+            log.info("%s rebuilds partition %d: its checkpoint is %d s old", name, partition, age_ms // 1000)
             backend.clear(partition)
             start = 0
         changes: dict[tuple[int, bytes], bytes | None] = {}
