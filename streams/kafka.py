@@ -546,12 +546,14 @@ class GroupLag:
     of its members, so it answers just as well for a group that is stopped
     (or never started: then every record counts).
 
-    A partition that a transactional writer wrote last ends in a commit
-    marker, which takes an offset but is no record: a group that read
-    everything has committed the marker's offset, one short of the end (see
-    GroupProgress). So one offset per partition is not counted, and a group
-    that is not behind shows 0 however many partitions it reads; a group
-    that is behind shows at most one record per partition less than it is."""
+    It counts offsets, which are records but for transaction markers. A
+    partition that a transactional writer wrote last ends in a commit
+    marker: a group that read everything has committed the marker's offset,
+    one short of the end (see GroupProgress). So one offset per partition is
+    not counted, and a group that is not behind shows 0 however many
+    partitions it reads; for one that is behind, the markers among the
+    records it has yet to read count as records (a rough count is what a
+    backlog needs)."""
 
     def __init__(self, brokers: Brokers, group_id: str) -> None:
         self.group_id = group_id
