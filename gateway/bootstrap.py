@@ -284,8 +284,7 @@ async def bootstrap(
         workflow_backlog = kafka_backlog
     loop_lag = LoopLag()
     admission_metrics = AdmissionMetrics.of(metrics)
-    backlog = workflow_backlog
-    admission_metrics.workflow_backlog.set_function(lambda: _number(backlog.records_behind()))
+    admission_metrics.workflow_backlog.set_function(lambda: _number(workflow_backlog.records_behind()))
     admission_metrics.loop_lag.set_function(lambda: loop_lag.seconds)
     # Outermost first: the metrics see the status that ErrorStatuses answers
     # with, a shed call's included.
