@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.adapters.backlog import KafkaWorkflowBacklog
 from gateway.adapters.event_log import KafkaEventLog
 from gateway.adapters.notifier import Notifier
 from gateway.adapters.peers import Router
@@ -25,7 +26,7 @@ from gateway.adapters.projector import order_projector
 from gateway.adapters.read_model import LevelDbReadModel
 from gateway.adapters.tables import tables_projector
 from gateway.adapters.view import View
-from gateway.api.admission import CallLimit
+from gateway.api.admission import Admission, LoopLag
 from gateway.api.auth import Authenticate, TokenVerifier
 from gateway.api.customers import CustomerService
 from gateway.api.errors import ErrorStatuses
@@ -35,24 +36,26 @@ from gateway.api.payments import PaymentService
 from gateway.api.routing import Routes
 from gateway.app.handlers import App, build_app
 from gateway.app.paging import Tokens
-from gateway.app.ports import EventLog, ReadModel
+from gateway.app.ports import EventLog, ReadModel, WorkflowBacklog
 from oms.customers.v1 import customers_pb2, customers_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from streams.kafka import (
     BrokerProbe,
+    GroupLag,
     GroupProgress,
     Publisher,
     ViewConsumer,
     admin_client,
     group_members,
+    last_stable_offsets,
     partition_count,
 )
 from streams.metrics import Metrics, process_metrics
 from topology.config import Config
 from topology.grpc import GrpcMetricsInterceptor
-from topology.metrics import OrderMetrics
+from topology.metrics import AdmissionMetrics, OrderMetrics
 from topology.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,8 @@ class Gateway:
     reachable: Callable[[], bool] = lambda: True
     # Run once the server has stopped, in order.
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Tasks of its own on the event loop, cancelled when it stops.
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # What the health service says: True while SERVING.
     serving: bool = False
 
@@ -116,6 +121,8 @@ class Gateway:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
+        for task in self.tasks:
+            task.cancel()
         await self.router.close()
         for close in self.closers:
             close()
@@ -159,6 +166,27 @@ def page_token_key(settings: Config) -> bytes:
 # the registry (import-linter); a unit test checks they agree.
 ROUTING_PROCESSOR = "order-routing"
 PIPELINE_RUNNER = "pipeline"
+# The processors that decide each order (the checks and the aggregator),
+# whose backlog on `orders` admits new orders in the separate layout;
+# routing comes after the verdict. A unit test checks them too.
+DECIDING_PROCESSORS = ("order-details-check", "fraud-check", "inventory-check", "validation-aggregator")
+# How often the workflow's backlog is measured (each time a round trip for
+# the ends of `orders` and one per group for its committed offsets).
+BACKLOG_INTERVAL_S = 0.2
+
+
+async def _kafka_workflow_backlog(settings: Config, topics: Topics) -> KafkaWorkflowBacklog:
+    """The order workflow's backlog on `orders`: the pipeline's (layout
+    combined), or the slowest of the deciding processors' (separate)."""
+    groups = (PIPELINE_RUNNER,) if settings.layout == "combined" else DECIDING_PROCESSORS
+    partitions = await asyncio.to_thread(partition_count, settings.kafka, topics.orders)
+    admin = admin_client(settings.kafka)
+    return KafkaWorkflowBacklog(
+        [GroupLag(settings.kafka, topics.group(group)) for group in groups],
+        [(topics.orders, partition) for partition in range(partitions)],
+        partial(last_stable_offsets, admin, timeout_s=5.0),
+        interval_s=BACKLOG_INTERVAL_S,
+    ).start()
 
 
 async def _leveldb_read_model(settings: Config, topics: Topics, address: str, metrics: Metrics) -> _Projection:
@@ -237,6 +265,7 @@ async def bootstrap(
     event_log: EventLog | None = None,
     read_model: ReadModel | None = None,
     router: Router | None = None,
+    workflow_backlog: WorkflowBacklog | None = None,
 ) -> Gateway:
     """Starts the front door (port 0 picks a free one) over the given ports,
     or the real ones (and then their projectors).
@@ -247,12 +276,32 @@ async def bootstrap(
     """
     topics = Topics(settings.namespace)
     metrics = metrics or process_metrics()
+    # Run in order once the server has stopped: backlog, projectors, log, view.
+    closers: list[Callable[[], None]] = []
+    if workflow_backlog is None:
+        kafka_backlog = await _kafka_workflow_backlog(settings, topics)
+        closers.append(kafka_backlog.close)
+        workflow_backlog = kafka_backlog
+    loop_lag = LoopLag()
+    admission_metrics = AdmissionMetrics.of(metrics)
+    admission_metrics.workflow_backlog.set_function(lambda: _number(workflow_backlog.records_behind()))
+    admission_metrics.loop_lag.set_function(lambda: loop_lag.seconds)
     # Outermost first: the metrics see the status that ErrorStatuses answers
     # with, a shed call's included.
     interceptors: list[grpc.aio.ServerInterceptor] = [GrpcMetricsInterceptor(metrics), ErrorStatuses()]
     if settings.auth:
         interceptors.append(Authenticate(TokenVerifier(settings)))
-    interceptors.append(CallLimit(settings.max_calls, settings.max_watches))
+    interceptors.append(
+        Admission(
+            settings.max_calls,
+            settings.max_watches,
+            workflow=workflow_backlog,
+            max_backlog=settings.max_workflow_backlog,
+            loop_lag=lambda: loop_lag.seconds,
+            max_loop_lag_ms=settings.max_loop_lag_ms,
+            on_shed=admission_metrics.count_shed,
+        )
+    )
     server = grpc.aio.server(interceptors=interceptors, options=server_options(settings))
     front = f"{_host(settings.grpc_host)}:{settings.grpc_port if port is None else port}"
     own = f"{_host(settings.peer_host)}:{settings.own_peer_port}"
@@ -265,8 +314,6 @@ async def bootstrap(
         peer_port = server.add_insecure_port(own)
     address = f"{settings.advertised_host}:{peer_port}"
 
-    # Run in order once the server has stopped: projectors, log, view.
-    closers: list[Callable[[], None]] = []
     projection = None
     if read_model is None:
         projection = await _leveldb_read_model(settings, topics, address, metrics)
@@ -322,9 +369,14 @@ async def bootstrap(
         failed=(lambda: False) if projection is None else projection.failed,
         reachable=(lambda: True) if probe is None else partial(probe.reachable, UNREACHABLE_AFTER_S),
         closers=closers,
+        tasks=[asyncio.create_task(loop_lag.follow())],
     )
     metrics.readiness["gateway"] = lambda: gateway.serving
     return gateway
+
+
+def _number(value: int | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def add_services(server: grpc.aio.Server, app: App, routes: Routes) -> None:

@@ -434,6 +434,34 @@ def group_members(
     ]
 
 
+def _offsets_of(brokers: Brokers, group_id: str) -> Consumer:
+    """A consumer that only asks the offsets a group committed (it never
+    joins the group, so the group's members are not disturbed)."""
+    return Consumer(
+        {
+            **_common(brokers),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            # read_committed would ask the broker for stable offsets only,
+            # and a group committing in transactions non-stop always has
+            # one pending: committed() would retry until it timed out.
+            # The last committed offsets are what is asked here.
+            "isolation.level": "read_uncommitted",
+        }
+    )
+
+
+def _committed(
+    consumer: Consumer, partitions: Iterable[TopicPartitionKey], timeout_s: float
+) -> dict[TopicPartitionKey, int]:
+    """The offsets a group committed (negative: none), by partition."""
+    try:
+        found = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout_s)
+    except KafkaException as exc:
+        raise StreamsError(f"committed offsets: {exc}") from exc
+    return {(tp.topic, tp.partition): tp.offset for tp in found}
+
+
 class GroupProgress:
     """How far a consumer group has read some partitions.
 
@@ -449,22 +477,10 @@ class GroupProgress:
     (nor a probe, at rest every partition ends in markers)."""
 
     def __init__(self, brokers: Brokers, group_id: str) -> None:
-        common = _common(brokers)
-        self._committed = Consumer(
-            {
-                **common,
-                "group.id": group_id,
-                "enable.auto.commit": False,
-                # read_committed would ask the broker for stable offsets only,
-                # and a group committing in transactions non-stop always has
-                # one pending: committed() would retry until it timed out.
-                # The last committed offsets are what progress means here.
-                "isolation.level": "read_uncommitted",
-            }
-        )
+        self._committed = _offsets_of(brokers, group_id)
         self._probe = Consumer(
             {
-                **common,
+                **_common(brokers),
                 "group.id": f"{group_id}.progress-probe",
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
@@ -483,12 +499,8 @@ class GroupProgress:
         with self._lock:
             if all(end <= self._read.get(tp, -1) for tp, end in ends.items()):
                 return True
-            wanted = [TopicPartition(t, p) for t, p in ends]
-            try:
-                found = self._committed.committed(wanted, timeout=timeout_s)
-            except KafkaException as exc:
-                raise StreamsError(f"committed offsets: {exc}") from exc
-            behind = {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset < ends[(tp.topic, tp.partition)]}
+            committed = _committed(self._committed, ends, timeout_s)
+            behind = {tp: offset for tp, offset in committed.items() if offset < ends[tp]}
             if behind and self._records_before(behind, ends, timeout_s):
                 return False
             for tp, end in ends.items():
@@ -528,8 +540,59 @@ class GroupProgress:
         self._probe.close()
 
 
+class GroupLag:
+    """How many records a consumer group has yet to read of some partitions,
+    from the offsets it committed: asked of the group's coordinator, never
+    of its members, so it answers just as well for a group that is stopped
+    (or never started: then every record counts).
+
+    It counts offsets, which are records but for transaction markers. A
+    partition that a transactional writer wrote last ends in a commit
+    marker: a group that read everything has committed the marker's offset,
+    one short of the end (see GroupProgress). So one offset per partition is
+    not counted, and a group that is not behind shows 0 however many
+    partitions it reads; for one that is behind, the markers among the
+    records it has yet to read count as records (a rough count is what a
+    backlog needs)."""
+
+    def __init__(self, brokers: Brokers, group_id: str) -> None:
+        self.group_id = group_id
+        self._committed = _offsets_of(brokers, group_id)
+
+    def behind(self, ends: Mapping[TopicPartitionKey, int], timeout_s: float = 5.0) -> dict[TopicPartitionKey, int]:
+        """Records left before `ends` (the partitions' end offsets), by partition (blocking)."""
+        committed = _committed(self._committed, ends, timeout_s)
+        return {tp: max(0, end - max(committed.get(tp, 0), 0) - 1) for tp, end in ends.items()}
+
+    def close(self) -> None:
+        self._committed.close()
+
+
 def admin_client(brokers: Brokers) -> AdminClient:
     return AdminClient(_common(brokers))
+
+
+def last_stable_offsets(
+    admin: AdminClient, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0
+) -> dict[TopicPartitionKey, int]:
+    """The last stable offset of each partition: where read_committed ends now."""
+    wanted = list(partitions)
+    if not wanted:
+        return {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        futures = admin.list_offsets(
+            {TopicPartition(t, p): OffsetSpec.latest() for t, p in wanted},
+            isolation_level=IsolationLevel.READ_COMMITTED,
+            request_timeout=timeout_s,
+        )
+        try:
+            return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+        except KafkaException as exc:
+            # Leadership moves right after topic creation and broker restarts.
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise StreamsError(f"list_offsets: {exc}") from exc
+            time.sleep(0.1)
 
 
 def _record(message: object) -> Record:
@@ -1007,23 +1070,7 @@ class ViewConsumer:
         self, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0
     ) -> dict[TopicPartitionKey, int]:
         """The last stable offset of each partition: where read_committed ends now."""
-        wanted = list(partitions)
-        if not wanted:
-            return {}
-        deadline = time.monotonic() + timeout_s
-        while True:
-            futures = self._admin.list_offsets(
-                {TopicPartition(t, p): OffsetSpec.latest() for t, p in wanted},
-                isolation_level=IsolationLevel.READ_COMMITTED,
-                request_timeout=timeout_s,
-            )
-            try:
-                return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
-            except KafkaException as exc:
-                # Leadership moves right after topic creation and broker restarts.
-                if not exc.args[0].retriable() or time.monotonic() > deadline:
-                    raise StreamsError(f"list_offsets: {exc}") from exc
-                time.sleep(0.1)
+        return last_stable_offsets(self._admin, partitions, timeout_s)
 
     def close(self) -> None:
         self._consumer.close()

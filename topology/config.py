@@ -264,10 +264,37 @@ class Config(BaseSettings):
         json_schema_extra=_section("Gateway"),
     )
     max_concurrent_streams: int = Field(
-        100,
+        1000,
         ge=1,
         le=100_000,
-        description="HTTP/2 streams (calls) one client connection may have open at once",
+        description="HTTP/2 streams (calls) one client connection may have open at once. Past it the transport refuses"
+        " a call (`REFUSED_STREAM`: `UNAVAILABLE`, without details), so it is set as high as one instance admits"
+        " `WatchOrder` streams (`OMS_MAX_WATCHES`): a client, or a peer forwarding calls, keeps one connection, and"
+        " at 500 orders/s with a `WatchOrder` per order it holds hundreds of streams open on it. Load is shed by"
+        " admission instead, with a `RESOURCE_EXHAUSTED` that says why",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_workflow_backlog: int = Field(
+        1000,
+        ge=1,
+        le=100_000_000,
+        description="`PlaceOrder` is shed (`RESOURCE_EXHAUSTED`, reason `WORKFLOW_BEHIND`, with a `RetryInfo`) while"
+        " the order workflow (its consumer groups, the slowest counted) has more than this many records of `orders`"
+        " yet to read, measured every 200 ms; reads, payments and other calls are not. Each order is about two"
+        " records there (placed, then its verdict), so the default is some 500 orders waiting: a second or two of"
+        " work at the few hundred orders/s two cores sustain. A workflow keeping up has far fewer in flight (a"
+        " batch or two), so only one that is outpaced or stopped reaches it, before its latency runs into seconds",
+        json_schema_extra=_section("Gateway"),
+    )
+    max_loop_lag_ms: int = Field(
+        100,
+        ge=1,
+        le=60_000,
+        description="unary calls are shed at once (`RESOURCE_EXHAUSTED`, reason `SATURATED`, with a `RetryInfo`)"
+        " while the gateway instance's event loop runs this late (smoothed): every call it took on would wait behind"
+        " the others, so those drain first. `WatchOrder` streams (up to `OMS_MAX_WATCHES`), health checks and"
+        " reflection are not shed. An idle loop runs a millisecond or two late; 100 ms is well past a busy one's"
+        " jitter, and still short of a client's usual deadline",
         json_schema_extra=_section("Gateway"),
     )
 

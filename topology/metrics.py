@@ -1,6 +1,7 @@
 """The domain's metrics: check outcomes and terminal orders counted from what
 processors commit, placements and placed-to-terminal latency from the
-gateway. (Each service's metrics port: `topology.registry.metrics_port`.)"""
+gateway, and what the gateway's admission sheds. (Each service's metrics
+port: `topology.registry.metrics_port`.)"""
 
 from __future__ import annotations
 
@@ -85,3 +86,26 @@ class OrderMetrics:
             self.order_latency.labels(enum_label(order_pb2.OrderState, order.state, "ORDER_STATE_")).observe(
                 max(0.0, seconds)
             )
+
+
+class AdmissionMetrics:
+    """What the gateway sheds at its front door, and what it goes by."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.shed = metrics.counter(
+            "oms_calls_shed", "Calls answered RESOURCE_EXHAUSTED at once instead of served, by reason", "reason"
+        )
+        self.workflow_backlog = metrics.gauge(
+            "oms_workflow_backlog",
+            "Records of orders the order workflow has yet to read, as last measured (NaN: not known)",
+        )
+        self.loop_lag = metrics.gauge(
+            "oms_gateway_loop_lag_seconds", "How late the gateway's event loop runs, smoothed"
+        )
+
+    @classmethod
+    def of(cls, metrics: Metrics) -> AdmissionMetrics:
+        return metrics.extension("admission", cls)
+
+    def count_shed(self, reason: str) -> None:
+        self.shed.labels(reason).inc()

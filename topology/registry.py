@@ -108,15 +108,16 @@ def _gateway(topics: Topics) -> Permissions:
     """Commands append to the event log, the order commands and the tables;
     the order view (a shared group, which also reads the customer-keyed
     order events) and the tables view (a group per instance) read back. A
-    list by customer asks how far the order routing has re-keyed."""
+    list by customer asks how far the order routing has re-keyed, and
+    PlaceOrder how far behind the order workflow (checks and aggregator) is."""
     tables_and_logs = {topics.orders, topics.customers, topics.payments}
     return Permissions(
         reads=frozenset({*tables_and_logs, topics.inventory_levels, topics.customer_orders}),
         writes=frozenset({*tables_and_logs, topics.warehouse_inventory, topics.order_commands}),
         groups=frozenset({topics.group("order-view")}),
         group_prefixes=frozenset({topics.group("tables-view-")}),
-        # The routing's runner: its own (layout "separate") or the pipeline's.
-        observed_groups=frozenset({topics.group(OrderRoutingProcessor.name), topics.group(PIPELINE)}),
+        # The workflow's runners: each processor's own (layout "separate") or the pipeline's.
+        observed_groups=frozenset(topics.group(name) for name in (*(spec.name for spec in WORKFLOW), PIPELINE)),
     )
 
 

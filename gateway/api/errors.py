@@ -19,11 +19,10 @@ from gateway.app.errors import (
     FieldViolation,
     InvalidRequest,
     NotFound,
-    Overloaded,
     PermissionDenied,
+    Shed,
     Unauthenticated,
     Unavailable,
-    WatchLimit,
 )
 
 
@@ -72,18 +71,13 @@ def status_of(error: AppError) -> status_pb2.Status:
         return _status(code_pb2.FAILED_PRECONDITION, error.message, failure)
     if isinstance(error, Unavailable):  # PartitionMoved included
         return _status(code_pb2.UNAVAILABLE, error.message, _retry_info(error.retry_after_s))
-    if isinstance(error, Overloaded):
-        info = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain="oms", metadata={"max_calls": str(error.limit)})
+    if isinstance(error, Shed):
+        info = error_details_pb2.ErrorInfo(reason=error.reason, domain="oms", metadata=error.metadata)
         return _status(code_pb2.RESOURCE_EXHAUSTED, str(error), info, _retry_info(error.retry_after_s))
     if isinstance(error, Unauthenticated):
         return _status(code_pb2.UNAUTHENTICATED, str(error))
     if isinstance(error, PermissionDenied):
         return _status(code_pb2.PERMISSION_DENIED, str(error))
-    if isinstance(error, WatchLimit):
-        info = error_details_pb2.ErrorInfo(
-            reason="TOO_MANY_WATCHES", domain="oms", metadata={"max_watches": str(error.limit)}
-        )
-        return _status(code_pb2.RESOURCE_EXHAUSTED, str(error), info, _retry_info(error.retry_after_s))
     return _status(code_pb2.INTERNAL, str(error))
 
 

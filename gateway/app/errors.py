@@ -74,13 +74,61 @@ class Unavailable(AppError):
         self.retry_after_s = retry_after_s
 
 
-class Overloaded(AppError):
+class Shed(AppError):
+    """Not taken on now, so that what is taken on is served in good time (load
+    shedding): the client may retry after `retry_after_s`. `reason` is
+    machine-readable; `metadata` says which limit was passed."""
+
+    reason = "SHED"
+
+    def __init__(self, message: str, retry_after_s: float, **metadata: str) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.metadata = metadata
+
+
+class Overloaded(Shed):
     """This instance already serves its limit of calls."""
 
+    reason = "OVERLOADED"
+
     def __init__(self, limit: int, retry_after_s: float = 0.5) -> None:
-        super().__init__(f"this gateway instance already serves {limit} calls; try again shortly")
+        super().__init__(
+            f"this gateway instance already serves {limit} calls; try again shortly",
+            retry_after_s,
+            max_calls=str(limit),
+        )
         self.limit = limit
-        self.retry_after_s = retry_after_s
+
+
+class Saturated(Shed):
+    """This instance's event loop runs late: every call it takes on now would
+    wait behind those it has, so new ones are refused until they drain."""
+
+    reason = "SATURATED"
+
+    def __init__(self, lag_ms: float, limit_ms: int, retry_after_s: float = 0.5) -> None:
+        super().__init__(
+            f"this gateway instance is saturated (running {lag_ms:.0f} ms late); try again shortly",
+            retry_after_s,
+            loop_lag_ms=f"{lag_ms:.0f}",
+            max_loop_lag_ms=str(limit_ms),
+        )
+
+
+class WorkflowBehind(Shed):
+    """The order workflow has more placed orders to decide than it can soon:
+    no new order is taken on until it catches up."""
+
+    reason = "WORKFLOW_BEHIND"
+
+    def __init__(self, backlog: int, limit: int, retry_after_s: float = 1.0) -> None:
+        super().__init__(
+            f"the order workflow is {backlog} records behind (at most {limit}); try placing the order again shortly",
+            retry_after_s,
+            backlog=str(backlog),
+            max_backlog=str(limit),
+        )
 
 
 class PartitionMoved(Unavailable):
@@ -103,10 +151,15 @@ class PermissionDenied(AppError):
     """The caller is known, and may not do this."""
 
 
-class WatchLimit(AppError):
+class WatchLimit(Shed):
     """This instance already serves its limit of WatchOrder streams."""
 
+    reason = "TOO_MANY_WATCHES"
+
     def __init__(self, limit: int, retry_after_s: float = 5.0) -> None:
-        super().__init__(f"this gateway instance already serves {limit} WatchOrder streams; try again later")
+        super().__init__(
+            f"this gateway instance already serves {limit} WatchOrder streams; try again later",
+            retry_after_s,
+            max_watches=str(limit),
+        )
         self.limit = limit
-        self.retry_after_s = retry_after_s

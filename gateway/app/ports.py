@@ -169,3 +169,15 @@ class ReadModel(abc.ABC):
     def watch_stock(
         self, product: str, tp: TopicPartition
     ) -> AbstractContextManager[Updates[inventory_pb2.InventoryLevel]]: ...
+
+
+class WorkflowBacklog(abc.ABC):
+    """How far the order workflow (the checks and the aggregator, which decide
+    each placed order) is behind on `orders`: while it is far behind, a new
+    order would only wait in line, so none is taken on."""
+
+    @abc.abstractmethod
+    def records_behind(self) -> int | None:
+        """The records of `orders` the workflow has yet to read, as last
+        measured (off the request path: this never waits); None while not
+        known."""

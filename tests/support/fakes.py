@@ -6,6 +6,7 @@ subscribers; `InMemoryReadModel` subscribed to it projects what the gateway's
 projectors would (orders, stock applied by the inventory check at once,
 customers, payments) and wakes waiters and watchers, unless told to hold
 records back (`auto_apply=False`, then `apply_pending()`).
+`InMemoryWorkflowBacklog` is as far behind as the test says.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.app.ports import (
     ReadModel,
     TopicPartition,
     Updates,
+    WorkflowBacklog,
 )
 from oms.customers.v1 import customers_pb2
 from oms.inventory.v1 import inventory_pb2
@@ -299,6 +301,16 @@ class InMemoryReadModel(ReadModel):
 
     def watch_stock(self, product: str, tp: TopicPartition) -> Any:
         return self._watch(("stock", product), tp)
+
+
+class InMemoryWorkflowBacklog(WorkflowBacklog):
+    """The order workflow's backlog as the test sets it (None: not known)."""
+
+    def __init__(self, records: int | None = 0) -> None:
+        self.records = records
+
+    def records_behind(self) -> int | None:
+        return self.records
 
 
 def in_memory() -> tuple[InMemoryEventLog, InMemoryReadModel]:

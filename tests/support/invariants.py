@@ -30,9 +30,11 @@ class PlacedOrders:
 def place_until_accepted(
     platform: Platform, product: str, order_id: str, price: float, quantity: int = 1, timeout_s: float = 120.0
 ) -> None:
-    """A client that retries through outages, relying on idempotent ids: every
-    attempt sends the same request, so a retry of a write that did land is
-    answered with the order, not ALREADY_EXISTS."""
+    """A client that retries through outages and shed calls (a workflow
+    catching up after a crash may be far enough behind for PlaceOrder to be
+    shed), relying on idempotent ids: every attempt sends the same request,
+    so a retry of a write that did land is answered with the order, not
+    ALREADY_EXISTS."""
     customer_id = unique_customer()
     deadline = time.monotonic() + timeout_s
     while True:
@@ -40,7 +42,11 @@ def place_until_accepted(
             place(platform, product, quantity=quantity, price=price, customer_id=customer_id, order_id=order_id)
             return
         except grpc.RpcError as error:
-            if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            if error.code() not in (
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+            ):
                 raise
             if time.monotonic() > deadline:
                 raise

@@ -37,7 +37,16 @@ def test_the_gateway_writes_the_event_log_commands_and_tables_and_reads_its_view
         writes=names("orders", "customers", "payments", "warehouse-inventory", "order-commands"),
         groups=names("order-view"),
         group_prefixes=names("tables-view-"),
-        observed_groups=names("order-routing", "pipeline"),
+        # How far the workflow got: routing (lists by customer), the checks
+        # and the aggregator (PlaceOrder's admission), or the pipeline hosting them.
+        observed_groups=names(
+            "order-routing",
+            "order-details-check",
+            "fraud-check",
+            "inventory-check",
+            "validation-aggregator",
+            "pipeline",
+        ),
     )
 
 
