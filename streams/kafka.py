@@ -790,7 +790,7 @@ class TransactionalIO:
         return {(tp.topic, tp.partition): (tp.offset, tp.metadata or "") for tp in found}
 
     def partition_counts(self, topics: Iterable[str], timeout_s: float = 30.0) -> dict[str, int]:
-        metadata = _retried(lambda: self._consumer.list_topics(timeout=timeout_s))  # type: ignore[arg-type,return-value]
+        metadata = _retried(lambda: self._consumer.list_topics(timeout=timeout_s))
         return {topic: len(metadata.topics[topic].partitions) for topic in topics}  # type: ignore[attr-defined]
 
     def begin(self) -> None:
