@@ -2,14 +2,16 @@
 bench/RESULTS.md and bench/latency.png.
 
 Phases, in order: raw (the broker and client alone), stages (each processor
-draining a pre-filled topic), soak (RSS after a long drain), ceiling (the
-load generator against a trivial server), e2e (the platform's CPU at idle,
-then an open-loop rate sweep through the front door), scale (1 vs 2
-instances per service, offered twice the rate sustained), profile (py-spy of
-the stages and of the platform under load), lists (ListOrders latency for
-one customer with 10,000 orders). Results accumulate per mode in
-bench/out/results-<mode>.json, so one phase can be run again alone; its
-"summary" holds issue 13's figures (bench/summary.py). A run of
+draining a pre-filled topic), quix (the fraud check's drain against the same
+check on quixstreams, in a venv of its own under bench/out/), soak (RSS
+after a long drain), ceiling (the load generator against a trivial server),
+e2e (the platform's CPU at idle, then an open-loop rate sweep through the
+front door), scale (1 vs 2 instances per service, offered twice the rate
+sustained), profile (py-spy of the stages and of the platform under load),
+lists (ListOrders latency for one customer with 10,000 orders). Results
+accumulate per mode in bench/out/results-<mode>.json, so one phase can be
+run again alone; its "summary" holds issue 13's figures (bench/summary.py).
+A run of
 `--only lists` alone puts its section into bench/RESULTS.md and leaves the
 rest of the file as it is.
 """
@@ -24,13 +26,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import e2e, lists, profile, raw, report, stages
+from bench import e2e, lists, profile, quix, raw, report, stages
 from bench.common import REPO, Log, loadavg, machine_facts, set_wait_budget, wait_for_quiet
 from bench.summary import summarize
 from localkafka import KafkaCluster
 from tests.support.ports import free_port_block
 
-PHASES = ("raw", "stages", "soak", "ceiling", "e2e", "scale", "profile", "lists")
+PHASES = ("raw", "stages", "quix", "soak", "ceiling", "e2e", "scale", "profile", "lists")
 OUT = REPO / "bench" / "out"
 # A stage's long drain stops here; its figures are then what it did so far.
 SOAK_LIMIT_S = 600
@@ -77,7 +79,7 @@ QUICK = Mode(
     profile_orders=20_000,
     profile_s=10,
     list_orders=2_000,
-    default_phases=("raw", "stages", "ceiling", "e2e", "scale"),
+    default_phases=("raw", "stages", "quix", "ceiling", "e2e", "scale"),
 )
 FULL = Mode(
     name="full",
@@ -214,6 +216,17 @@ def run(
                 wait_for_quiet(args.max_load, wait_s, log)
                 results["stages"][stage] = stages.run_stage(stage, bootstrap, work, mode.stage_orders, log)
                 save()
+        if "quix" in phases:
+            quick = " --quick" if mode.name == "quick" else ""
+            results["quix"] = quix.compare(
+                bootstrap,
+                work,
+                mode.stage_orders,
+                log,
+                settle=lambda: wait_for_quiet(args.max_load, wait_s, log),
+                command=f"python -m bench{quick} --only quix",
+            )
+            save()
         if "soak" in phases and mode.soak_orders:
             results.setdefault("soak", {})
             for stage in selected:

@@ -107,6 +107,8 @@ def process_label(pid: int) -> str:
         return "load generator"
     if words and words[0].endswith("py-spy"):
         return "py-spy"
+    if any(w.endswith("quix_fraud.py") for w in words):
+        return "quixstreams fraud check"
     if "-m" in words:
         module = words[words.index("-m") + 1 :]
         if module and module[0] == "validators" and len(module) > 1:
@@ -284,11 +286,13 @@ def run_json(
     timeout_s: float,
     env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    python: str | Path = sys.executable,
 ) -> dict:
     """Runs `python -m ...` as a subprocess and returns the JSON of its last
-    stdout line; on_start gets its pid (to profile it, say)."""
+    stdout line; on_start gets its pid (to profile it, say); `python` is
+    another interpreter to run it with (another venv's)."""
     process = subprocess.Popen(
-        [sys.executable, *argv],
+        [str(python), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

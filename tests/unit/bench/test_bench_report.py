@@ -164,3 +164,27 @@ def test_the_cost_per_order_table_judges_each_figure_against_its_goal() -> None:
     assert with_quix[-1][2:] == ["2.5", "≥ 2", "met", "`python -m bench --only quix`"]
     rendered = render(results, "")
     assert rendered.index("## Cost per order (issue 13)") < rendered.index("## Machine")
+
+
+def test_the_quix_comparison_is_a_target_and_a_section() -> None:
+    run = {"orders": 1000, "orders_per_s": 500.0, "records_per_s": 1000.0, "committed_batches": 3, "startup_s": 1.0}
+    versus = {
+        "orders": 1000,
+        "command": "python -m bench --only quix",
+        "ours_per_s": 1500.0,
+        "quix_per_s": 500.0,
+        "ratio": 3.0,
+        "quixstreams": "3.28.1",
+        "rounds": {"ours": [1400.0, 1500.0], "quix": [500.0, 450.0]},
+        "ours": run | {"orders_per_s": 1500.0},
+        "quix": run | {"commit_interval_s": 0.25},
+    }
+    (target,) = (row for row in targets({"quix": versus}) if "quixstreams" in row[0])
+    assert target[1].startswith("3.00×") and target[2] is True
+    rendered = render({"mode": "full", "quix": versus}, "")
+    assert "## Against quixstreams" in rendered and "1,400 / 1,500" in rendered
+
+    failed = {"orders": 1000, "command": "python -m bench --only quix", "error": "pip install failed: no network"}
+    (target,) = (row for row in targets({"quix": failed}) if "quixstreams" in row[0])
+    assert target[2] is None and "no network" in target[1]
+    assert "Not measured: pip install failed" in render({"mode": "full", "quix": failed}, "")
