@@ -167,4 +167,6 @@ class HandOffBatch:
 
     def delivered(self, tp: TopicPartitionKey, offset: int) -> None:
         self.sending[tp] -= 1
+        if not self.sending[tp]:
+            del self.sending[tp]
         self.handed.setdefault(tp, []).append(offset)

@@ -798,12 +798,17 @@ class TransactionalIO:
         # begin_transaction is local: it takes no timeout and does not block.
         _retrying(self._producer.begin_transaction, "begin_transaction")
 
-    def send(self, output: Output, on_delivered: Callable[[Record], None] | None = None) -> None:
-        """Produces output in the open transaction; on_delivered gets it as a
-        record (with its offset) once the broker has it (see flush)."""
+    def send(
+        self, output: Output, on_delivered: Callable[[Record], None] | None = None, timestamp_ms: int | None = None
+    ) -> None:
+        """Produces output in the open transaction (with this timestamp, or
+        now); on_delivered gets it as a record (with its offset) once the
+        broker has it (see flush)."""
         kwargs: dict[str, Any] = {}
         if output.partition is not None:
             kwargs["partition"] = output.partition
+        if timestamp_ms is not None:
+            kwargs["timestamp"] = timestamp_ms
         report = self._on_delivery
         if on_delivered is not None:
 

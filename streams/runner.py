@@ -236,9 +236,10 @@ class ProcessorRunner:
             )
         return outputs
 
-    def _send(self, outputs: list[Output], batch: HandOffBatch | None, last_round: bool) -> list[Record]:
-        """Produces outputs; returns those handed off, as records (after a
-        flush, when there are any: their offsets are the broker's)."""
+    def _send(self, outputs: list[Output], batch: HandOffBatch | None, now_ms: int, last_round: bool) -> list[Record]:
+        """Produces outputs; returns those handed off, as the records their
+        readers will consume (but for the offset, which the broker assigns
+        later: -1 here; the skip list gets it from the delivery report)."""
         handed: list[Record] = []
         for output in outputs:
             tp = batch.decide(output, self._owned, last_round) if batch is not None else None
@@ -248,12 +249,10 @@ class ProcessorRunner:
 
             def delivered(record: Record, tp: tuple[str, int] = tp) -> None:
                 batch.delivered(tp, record.offset)  # type: ignore[union-attr]
-                handed.append(record)
 
-            self._io.send(output, on_delivered=delivered)
-        if batch is not None and any(batch.sending.values()):
-            self._io.flush()
-        handed.sort(key=lambda r: (r.topic, r.partition, r.offset))
+            # Its timestamp is set, so that the record read back is this one.
+            self._io.send(output, on_delivered=delivered, timestamp_ms=now_ms)
+            handed.append(Record(tp[0], tp[1], -1, output.key, output.value, now_ms))
         return handed
 
     def step(self) -> None:
@@ -280,12 +279,14 @@ class ProcessorRunner:
         try:
             self._io.begin()
             for round in range(MAX_ROUNDS):
-                handed = self._send(outputs, batch, last_round=round == MAX_ROUNDS - 1)
+                handed = self._send(outputs, batch, now_ms, last_round=round == MAX_ROUNDS - 1)
                 if not handed:
                     break
                 outputs = self._process(handed, states, now_ms, punctuate=False)
                 processed += handed
                 produced += outputs
+            if batch is not None and batch.sending:
+                self._io.flush()  # the offsets of what was handed off, for the skip list
             for hosted, state in states:
                 for (partition, key), value in state.changes.items():
                     self._io.send(Output(hosted.changelog_topic, key, value, partition=partition))
