@@ -35,6 +35,10 @@ STALE_CHECKPOINT_MS = 12 * 60 * 60 * 1000
 # interval; a smaller one for a share of it, none below MIN_GATHER_S.
 GATHER_FULL = 50
 MIN_GATHER_S = 0.002
+# Records read back only to be skipped (handed off before) need no
+# transaction of their own: their offsets go with the next batch's, or are
+# committed alone after this long (how far the group has read is watched).
+SKIPPED_COMMIT_DELAY_S = 0.1
 
 
 def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
@@ -107,6 +111,9 @@ class ProcessorRunner:
         self._hand_off = hand_off
         # Made once the consumer is up (it needs the inputs' partition counts).
         self._handoffs: HandOffs | None = None
+        # Offsets past records read back only to be skipped, not yet committed.
+        self._skipped_through: dict[tuple[str, int], int] = {}
+        self._skipped_since = 0.0
         self._io = TransactionalIO(
             brokers,
             group_id,
@@ -143,6 +150,9 @@ class ProcessorRunner:
         # every batch is committed or aborted before its transaction begins.
         self._rebalances += 1
         self._owned -= partitions
+        # Their new owner (or this one, reading again from the committed
+        # offsets) skips those records by the committed skip list.
+        self._skipped_through = {tp: o for tp, o in self._skipped_through.items() if tp[1] not in partitions}
         if self._handoffs is not None:
             self._handoffs.revoked(partitions)
 
@@ -261,7 +271,8 @@ class ProcessorRunner:
         started = time.perf_counter()
         now_ms = int(self._clock() * 1000)
         punctuate = now_ms - self._last_punctuation_ms >= self._punctuate_interval_ms
-        if not consumed and not punctuate:
+        overdue = bool(self._skipped_through) and time.monotonic() - self._skipped_since >= SKIPPED_COMMIT_DELAY_S
+        if not consumed and not punctuate and not overdue:
             return
         handoffs = self._handoffs
         records = consumed
@@ -271,9 +282,13 @@ class ProcessorRunner:
         outputs = self._process(records, states, now_ms, punctuate)
         if punctuate:
             self._last_punctuation_ms = now_ms
-        if not consumed and not outputs and not any(state.changes for _, state in states):
-            return
         following = {(record.topic, record.partition): record.offset + 1 for record in consumed}
+        if not records and not outputs and not any(state.changes for _, state in states) and not overdue:
+            if following:  # only records to skip: their offsets wait for the next batch
+                self._skipped_since = self._skipped_since if self._skipped_through else time.monotonic()
+                self._skipped_through.update(following)
+            return
+        following = {**self._skipped_through, **following}
         batch = handoffs.batch() if handoffs is not None else None
         processed, produced = list(records), list(outputs)
         try:
@@ -303,6 +318,7 @@ class ProcessorRunner:
             self._io.rewind(_first_offsets(consumed))
             return
         self.committed_batches += 1
+        self._skipped_through.clear()
         done = time.perf_counter()
         if handoffs is not None and batch is not None:
             handoffs.committed_batch(following, batch, delivered, self._owned)
