@@ -49,6 +49,8 @@ class Mode:
     rates: tuple[float, ...]
     step_s: float
     warmup_s: float
+    # Load before the e2e sweep, not measured (e2e.warm_up).
+    platform_warm_up_s: float
     # How long the e2e phase watches the platform's CPU with no load first.
     idle_s: float
     refine: bool
@@ -72,6 +74,7 @@ QUICK = Mode(
     rates=(50, 200, 300, 500, 1000),
     step_s=10,
     warmup_s=2,
+    platform_warm_up_s=15,
     idle_s=5,
     refine=False,
     scale_partitions=3,
@@ -91,6 +94,7 @@ FULL = Mode(
     rates=(50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000),
     step_s=60,
     warmup_s=5,
+    platform_warm_up_s=60,
     idle_s=20,
     refine=True,
     scale_partitions=6,
@@ -112,6 +116,7 @@ TINY = Mode(
     rates=(10, 30),
     step_s=3,
     warmup_s=0.5,
+    platform_warm_up_s=1,
     idle_s=2,
     refine=False,
     scale_partitions=3,
@@ -245,6 +250,7 @@ def run(
             wait_for_quiet(args.max_load, wait_s, log)
             one = e2e.start_platform(bootstrap, work, instances=1, partitions=3, log=log)
             idle = e2e.idle(one, mode.idle_s, log)
+            e2e.warm_up(one, mode.platform_warm_up_s, log)
             log("open-loop rate sweep")
             results["e2e"] = e2e.sweep(
                 one, mode.rates, mode.step_s, mode.warmup_s, log, args.max_load, wait_s, mode.refine
