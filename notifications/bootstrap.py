@@ -1,5 +1,5 @@
-"""Composition root of the email service: the join processor and the sender,
-two loops of one process."""
+"""Composition root of the email service: the join processor (unless the
+pipeline runs it: OMS_LAYOUT=combined) and the sender, loops of one process."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from streams.kafka import CommittingConsumer, Publisher
 from streams.records import Record
 from topology.config import Config
 from topology.deadletters import DeadLetters
-from topology.registry import EMAIL_JOIN, SENDER_NAME
+from topology.registry import EMAIL, SENDER_NAME, service
 from topology.service import build_runner
 from topology.topics import Topics
 
@@ -60,7 +60,9 @@ def build_sender(settings: Config, mailer: Mailer | None = None) -> EmailSender:
 
 def run(settings: Config, stop: threading.Event) -> int:
     """Runs both loops until stopped (0) or until one of them fails (1)."""
-    runner = build_runner([EMAIL_JOIN.build(settings)], settings)
+    # In the combined layout the pipeline runs the join: this process only sends.
+    joins = service(EMAIL, settings.layout).processors
+    loops = [("email join", build_runner([spec.build(settings) for spec in joins], settings).run)] if joins else []
     sender = build_sender(settings)
     failed = threading.Event()
 
@@ -75,7 +77,7 @@ def run(settings: Config, stop: threading.Event) -> int:
 
         return threading.Thread(target=target, name=name)
 
-    threads = [guarded("email join", runner.run), guarded("email sender", sender.run)]
+    threads = [guarded(name, body) for name, body in [*loops, ("email sender", sender.run)]]
     for thread in threads:
         thread.start()
     log.info("email service up: mail goes to %s:%d", *smtp_server(settings))

@@ -23,7 +23,7 @@ group and transactional-id prefix), and declared for what is no processor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aggregator.processor import AggregatorProcessor
 from notifications.processor import EmailJoinProcessor
@@ -149,31 +149,36 @@ EMAIL_JOIN = ProcessorSpec(EmailJoinProcessor, lambda s: EmailJoinProcessor(_top
 CHECKS = {"order-details": ORDER_DETAILS, "fraud": FRAUD, "inventory": INVENTORY}
 
 # The order workflow's processors: each its own service (layout "separate"),
-# or all in one (layout "combined": `python -m pipeline`).
+# or all in one (layout "combined": `python -m pipeline`), where the email
+# join runs too (the orders routing enriches are handed to it) and the email
+# service only sends.
 WORKFLOW = (*CHECKS.values(), AGGREGATOR, ROUTING)
 PIPELINE = "pipeline"
+EMAIL = "notifications"
 
 SERVICES = (
     Service("gateway", "gateway", ("-m", "gateway"), declared=_gateway),
     *(Service(check, spec.name, ("-m", "validators", check), (spec,)) for check, spec in CHECKS.items()),
     Service("aggregator", AGGREGATOR.name, ("-m", "aggregator"), (AGGREGATOR,)),
     Service("routing", ROUTING.name, ("-m", "routing"), (ROUTING,)),
-    Service("notifications", "notifications", ("-m", "notifications"), (EMAIL_JOIN,), declared=_email_sender),
-    Service(PIPELINE, PIPELINE, ("-m", "pipeline"), WORKFLOW, hosts=PIPELINE),
+    Service(EMAIL, EMAIL, ("-m", "notifications"), (EMAIL_JOIN,), declared=_email_sender),
+    Service(PIPELINE, PIPELINE, ("-m", "pipeline"), (*WORKFLOW, EMAIL_JOIN), hosts=PIPELINE),
 )
 
 PROCESSORS = tuple(spec for spec in {spec.name: spec for s in SERVICES for spec in s.processors}.values())
 
 
-def service(name: str) -> Service:
-    return next(s for s in SERVICES if s.name == name)
-
-
 def services(layout: str) -> tuple[Service, ...]:
     """The services a platform of this layout runs (OMS_LAYOUT)."""
     if layout == "combined":
-        return tuple(s for s in SERVICES if not s.processors or s.name == PIPELINE or EMAIL_JOIN in s.processors)
+        combined = [s for s in SERVICES if not s.processors or s.name in (PIPELINE, EMAIL)]
+        return tuple(replace(s, processors=()) if s.name == EMAIL else s for s in combined)
     return tuple(s for s in SERVICES if s.name != PIPELINE)
+
+
+def service(name: str, layout: str | None = None) -> Service:
+    """A service as a layout runs it; without one, as declared above."""
+    return next(s for s in (SERVICES if layout is None else services(layout)) if s.name == name)
 
 
 # Their changelog topics are created with the others.

@@ -54,12 +54,22 @@ def test_the_pipeline_may_do_what_its_processors_may_under_its_own_group_and_tra
     pipeline = service("pipeline").permissions(SETTINGS)
     hosted = [service(name).permissions(SETTINGS) for name in ("order-details", "fraud", "inventory", "aggregator")]
     hosted.append(service("routing").permissions(SETTINGS))
+    join = names("payments", "payments-by-order", "enriched-orders", "email-join-changelog")
 
-    assert pipeline.reads == frozenset().union(*(p.reads for p in hosted))
-    assert pipeline.writes == frozenset().union(*(p.writes for p in hosted))
-    changelogs = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing")
+    assert pipeline.reads == frozenset().union(*(p.reads for p in hosted)) | join
+    join_writes = names("payments-by-order", "email-join-changelog", "email-requests")
+    assert pipeline.writes == frozenset().union(*(p.writes for p in hosted)) | join_writes
+    changelogs = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
     assert pipeline.groups == names("pipeline", *(f"{name}-changelog-restore" for name in changelogs))
     assert pipeline.transactional_id_prefixes == names("pipeline-")
+
+
+def test_in_the_combined_layout_the_email_service_only_sends() -> None:
+    sender = service("notifications", "combined").permissions(SETTINGS)
+
+    assert sender.reads == names("email-requests")
+    assert sender.writes == names("dead-letters")
+    assert sender.groups == names("email-sender") and not sender.transactional_id_prefixes
 
 
 def test_the_email_service_has_the_join_and_the_senders_outbox() -> None:
