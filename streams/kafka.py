@@ -462,6 +462,17 @@ def _committed(
     return {(tp.topic, tp.partition): tp.offset for tp in found}
 
 
+def has_committed(
+    brokers: Brokers, group_id: str, partitions: Iterable[TopicPartitionKey], timeout_s: float = 30.0
+) -> bool:
+    """Whether a group has committed an offset on any of these partitions."""
+    consumer = _offsets_of(brokers, group_id)
+    try:
+        return any(offset >= 0 for offset in _committed(consumer, partitions, timeout_s).values())
+    finally:
+        consumer.close()
+
+
 class GroupProgress:
     """How far a consumer group has read some partitions.
 

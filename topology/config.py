@@ -155,8 +155,8 @@ class Config(BaseSettings):
     # Processors
     layout: Literal["combined", "separate"] = Field(
         "combined",
-        description="`combined`: the order workflow's processors (checks, aggregator, routing) run in one process,"
-        " one consumer and one transaction per batch for all (`python -m pipeline`); `separate`: each in its own"
+        description="`combined`: the order workflow's processors (checks, aggregator, routing, email join) run in one"
+        " process, one consumer and one transaction per batch for all (`python -m pipeline`); `separate`: each in its own"
         " process (`python -m validators fraud`, ...), to deploy and scale on its own. The layouts keep separate"
         " consumer groups: choose one per namespace",
         json_schema_extra=_section("Processors"),

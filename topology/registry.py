@@ -80,6 +80,10 @@ class Service:
         if self.processors:
             processors = [spec.build(settings) for spec in self.processors]
             permissions |= runner_permissions(self.runner, processors, topics)
+            # The other layout's runners of its processors: how far they read
+            # (topology.service refuses a namespace the other layout ran).
+            others = frozenset(topics.group(runner) for runner in other_runners(self))
+            permissions |= Permissions(observed_groups=others)
         return permissions
 
     def user(self, settings: Config) -> str:
@@ -174,6 +178,19 @@ def services(layout: str) -> tuple[Service, ...]:
         combined = [s for s in SERVICES if not s.processors or s.name in (PIPELINE, EMAIL)]
         return tuple(replace(s, processors=()) if s.name == EMAIL else s for s in combined)
     return tuple(s for s in SERVICES if s.name != PIPELINE)
+
+
+def other_runners(of: Service) -> tuple[str, ...]:
+    """The runners (consumer groups) that run any of a service's processors
+    in the other layout."""
+    mine = {spec.name for spec in of.processors}
+    return tuple(
+        s.runner
+        for s in SERVICES
+        if s.runner != of.runner
+        and mine & {spec.name for spec in s.processors}
+        and (s.name == PIPELINE) != (of.name == PIPELINE)
+    )
 
 
 def service(name: str, layout: str | None = None) -> Service:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from streams import logs
-from streams.kafka import ensure_topics, fix_topic_configs, topic_drift
+from streams.kafka import ensure_topics, fix_topic_configs, has_committed, partition_count, topic_drift
 from streams.leveldb import LevelDbBackend
 from streams.metrics import MetricsServer, process_metrics, serve_metrics
 from streams.processor import Processor
@@ -15,7 +15,7 @@ from streams.service import begin_service, stop_on_signals
 from topology.config import EX_CONFIG, Config, env_name
 from topology.deadletters import DeadLetters
 from topology.metrics import OrderMetrics
-from topology.registry import STATEFUL_PROCESSORS, Service, metrics_port
+from topology.registry import STATEFUL_PROCESSORS, Service, metrics_port, other_runners
 from topology.topics import Topics
 
 
@@ -80,6 +80,29 @@ def create_topics_or_exit(settings: Config, *, fix: bool | None = None, service:
         raise SystemExit(EX_CONFIG) from None
 
 
+def refuse_the_other_layouts_namespace(service: Service, settings: Config) -> None:
+    """The layouts keep separate consumer groups. A namespace whose
+    processors ran in the other layout would be read again from its start by
+    this one: every order checked, reserved and mailed twice. So a runner
+    whose processors the other layout's runners have read stops with
+    EX_CONFIG (which the supervisor does not restart)."""
+    topics = Topics(settings.namespace)
+    inputs = {topic for spec in service.processors for topic in spec.build(settings).inputs}
+    partitions = [(topic, p) for topic in sorted(inputs) for p in range(partition_count(settings.kafka, topic))]
+    for runner in other_runners(service):
+        if has_committed(settings.kafka, topics.group(runner), partitions):
+            log.error(
+                "refusing to start: %s of namespace %r already ran in the other layout (consumer group %s). Keep"
+                " its layout (%s), or use a new namespace (%s)",
+                service.name,
+                settings.namespace,
+                topics.group(runner),
+                env_name("layout"),
+                env_name("namespace"),
+            )
+            raise SystemExit(EX_CONFIG)
+
+
 def build_runner(processors: Sequence[Processor], settings: Config, name: str = "") -> ProcessorRunner:
     """A runner of these processors: one group member (named `name`, or the
     processor's own name when it runs alone), each stateful processor with
@@ -118,5 +141,6 @@ def run_service(service: Service, settings: Config) -> None:
     begin(service.kind, settings)
     start_metrics(service.kind, settings)
     create_topics_or_exit(settings, service=service)
+    refuse_the_other_layouts_namespace(service, settings)
     stop = stop_on_signals()
     build_runner([spec.build(settings) for spec in service.processors], settings, service.runner).run(stop)

@@ -22,6 +22,7 @@ def test_the_fraud_check_reads_and_writes_only_its_own_topics() -> None:
         writes=names("fraud-check-orders", "order-validations", "dead-letters", "fraud-check-changelog"),
         groups=names("fraud-check", "fraud-check-changelog-restore"),
         transactional_id_prefixes=names("fraud-check-"),
+        observed_groups=names("pipeline"),  # the other layout's runner of the fraud check
     )
 
 
@@ -62,6 +63,7 @@ def test_the_pipeline_may_do_what_its_processors_may_under_its_own_group_and_tra
     changelogs = ("fraud-check", "inventory-check", "validation-aggregator", "order-routing", "email-join")
     assert pipeline.groups == names("pipeline", *(f"{name}-changelog-restore" for name in changelogs))
     assert pipeline.transactional_id_prefixes == names("pipeline-")
+    assert pipeline.observed_groups == names(*changelogs, "order-details-check")
 
 
 def test_in_the_combined_layout_the_email_service_only_sends() -> None:
