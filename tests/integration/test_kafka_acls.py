@@ -22,7 +22,8 @@ pytestmark = pytest.mark.kafka
 @pytest.fixture(scope="module")
 def users(sasl_kafka: localkafka.KafkaCluster) -> tuple[Config, dict[str, dict[str, str]]]:
     """The platform's topics made as the admin, and every service's user."""
-    settings = Config.load({}, namespace=f"a{uuid.uuid4().hex[:8]}.")
+    # Each check as its own service, with a user of its own.
+    settings = Config.load({"OMS_LAYOUT": "separate"}, namespace=f"a{uuid.uuid4().hex[:8]}.")
     admin = as_admin(settings, sasl_kafka.bootstrap_servers, sasl_kafka.client_properties)
     create_topics(admin)
     return admin, provision_service_users(admin)
