@@ -3,7 +3,8 @@ on to the processors, in the same transaction, instead of a round trip
 through Kafka and a transaction per hop.
 
 Such a record (a re-key, a check's answer, a verdict) is still produced, so
-the log stays the whole truth and other readers see it. It is handed off only
+the log stays the whole truth and other readers see it; only a re-key no
+one else reads (`private`) is not: handing it off makes two steps one. It is handed off only
 when this runner owns its partition: then it would be the one to consume it.
 When it is consumed later, it is skipped. Which offsets to skip is committed
 with the consumer offsets, as their metadata, in the same transaction as the
@@ -61,8 +62,11 @@ class HandOffs:
     """What one runner handed off and still has to skip, per input partition
     it owns; changed only by committed batches."""
 
-    def __init__(self, inputs: Iterable[str], partition_counts: Mapping[str, int]) -> None:
+    def __init__(self, inputs: Iterable[str], partition_counts: Mapping[str, int], private: Iterable[str] = ()) -> None:
         self._counts = {topic: partition_counts[topic] for topic in inputs}
+        # Inputs no one but this runner reads: a record handed off there is
+        # not written at all (nothing to skip), as if two steps were one.
+        self.private = frozenset(private) & set(self._counts)
         # The group's committed offset of each owned input partition.
         self._committed: dict[TopicPartitionKey, int] = {}
         # Offsets at or past it that were handed off: skip them when consumed.
@@ -134,9 +138,12 @@ class HandOffs:
 
     def may_hand_off(self, tp: TopicPartitionKey, batch: HandOffBatch) -> bool:
         committed = self._committed.get(tp)
-        if committed is None or tp in batch.held:
+        held = self._held_until.get(tp)
+        if tp in batch.held or (held is not None and (committed is None or held >= committed)):
             return False
-        if self._held_until.get(tp, -1) >= committed:
+        if tp[0] in self.private:
+            return True
+        if committed is None:
             return False
         return len(self._skips.get(tp, ())) + len(batch.handed.get(tp, ())) + batch.sending.get(tp, 0) < MAX_PENDING
 
@@ -159,7 +166,8 @@ class HandOffBatch:
         if tp is None:
             return None
         if tp[1] in owned and not last_round and self._owner.may_hand_off(tp, self):
-            self.sending[tp] = self.sending.get(tp, 0) + 1
+            if tp[0] not in self._owner.private:
+                self.sending[tp] = self.sending.get(tp, 0) + 1
             return tp
         if tp[1] in owned:
             self.held.add(tp)

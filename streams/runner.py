@@ -84,6 +84,7 @@ class ProcessorRunner:
         group_instance_id: str | None = None,
         metrics: RunnerMetrics | None = None,
         hand_off: bool = True,
+        private_topics: frozenset[str] = frozenset(),
     ) -> None:
         if not hosted:
             raise ValueError("a runner hosts at least one processor")
@@ -109,6 +110,8 @@ class ProcessorRunner:
         inputs = dict.fromkeys(topic for h in self.hosted for topic in h.processor.inputs)
         self._inputs = list(inputs)
         self._hand_off = hand_off
+        # Re-keys only these processors read: not written when handed off.
+        self._private = private_topics & set(self._inputs)
         # Made once the consumer is up (it needs the inputs' partition counts).
         self._handoffs: HandOffs | None = None
         # Offsets past records read back only to be skipped, not yet committed.
@@ -190,7 +193,7 @@ class ProcessorRunner:
     def run(self, stop: threading.Event) -> None:
         self._io.start()
         if self._hand_off:
-            self._handoffs = HandOffs(self._inputs, self._io.partition_counts(self._inputs))
+            self._handoffs = HandOffs(self._inputs, self._io.partition_counts(self._inputs), self._private)
         try:
             while not stop.is_set():
                 self.step()
@@ -255,6 +258,9 @@ class ProcessorRunner:
             tp = batch.decide(output, self._owned, last_round) if batch is not None else None
             if tp is None:
                 self._io.send(output)
+                continue
+            if tp[0] in self._private:
+                handed.append(Record(tp[0], tp[1], -1, output.key, output.value, now_ms))
                 continue
 
             def delivered(record: Record, tp: tuple[str, int] = tp) -> None:

@@ -133,6 +133,7 @@ def build_runner(processors: Sequence[Processor], settings: Config, name: str = 
         group_instance_id=topics.group(member),
         metrics=metrics.runner(name, on_committed=OrderMetrics.of(metrics).counting(topics)),
         hand_off=settings.local_handoff,
+        private_topics=topics.repartitions,
     )
 
 

@@ -83,6 +83,15 @@ class Topics:
     def email_requests(self) -> str:
         return self._n("email-requests")
 
+    @property
+    def repartitions(self) -> frozenset[str]:
+        """Re-keys that only the processor that writes them reads: where that
+        processor's runner owns the partition, it need not write them at
+        all (streams.handoff)."""
+        return frozenset(
+            {self.fraud_check_orders, self.inventory_check_orders, self.orders_by_customer, self.payments_by_order}
+        )
+
     def level(self, level: str) -> str:
         """The dynamic-routing topic of a customer level (platinum, gold, silver, bronze)."""
         return self._n(level)

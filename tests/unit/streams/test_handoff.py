@@ -58,3 +58,13 @@ def test_once_an_own_output_goes_through_kafka_its_partition_takes_no_hand_off_u
     read_past = handoffs.batch()
     handoffs.committed_batch({("in", 0): 21 + MAX_PENDING}, read_past, [], {0})
     assert handoffs.batch().decide(output, {0}, last_round=False) == ("in", 0)
+
+
+def test_a_private_re_key_is_handed_off_without_a_committed_offset_and_leaves_nothing_to_skip() -> None:
+    handoffs = HandOffs(["in", "rekeyed"], {"in": 1, "rekeyed": 1}, private=["rekeyed"])
+    handoffs.assigned({("rekeyed", 0): (-1001, "")})
+    batch = handoffs.batch()
+
+    assert batch.decide(Output("rekeyed", b"key", b"v", partition=0), {0}, last_round=False) == ("rekeyed", 0)
+    assert not batch.sending  # never produced: no offset to wait for
+    assert batch.decide(Output("rekeyed", b"key", b"v", partition=0), {0}, last_round=True) is None
