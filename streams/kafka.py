@@ -904,6 +904,10 @@ def read_changelog(brokers: Brokers, topic: str, partition: int, from_offset: in
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
+            # At the end (often just a transaction marker past the
+            # checkpoint) the broker answers an empty fetch after this long:
+            # a restore of many partitions waits it out for each one.
+            "fetch.wait.max.ms": 10,
         }
     )
     try:
@@ -912,7 +916,9 @@ def read_changelog(brokers: Brokers, topic: str, partition: int, from_offset: in
             return
         consumer.assign([TopicPartition(topic, partition, from_offset)])
         while True:
-            messages = consumer.consume(num_messages=10_000, timeout=1.0)
+            # A short wait: consume() returns only when the batch is full or
+            # the time is up, not at the end of the partition.
+            messages = consumer.consume(num_messages=10_000, timeout=0.05)
             for message in messages:
                 error = message.error()
                 if error is not None:
