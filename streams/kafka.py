@@ -451,15 +451,23 @@ def _offsets_of(brokers: Brokers, group_id: str) -> Consumer:
     )
 
 
-def _committed(
+def _committed_with_metadata(
     consumer: Consumer, partitions: Iterable[TopicPartitionKey], timeout_s: float
-) -> dict[TopicPartitionKey, int]:
-    """The offsets a group committed (negative: none), by partition."""
+) -> dict[TopicPartitionKey, tuple[int, str]]:
+    """The offsets a group committed (negative: none) and the metadata
+    committed with each, by partition."""
     try:
         found = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout_s)
     except KafkaException as exc:
         raise StreamsError(f"committed offsets: {exc}") from exc
-    return {(tp.topic, tp.partition): tp.offset for tp in found}
+    return {(tp.topic, tp.partition): (tp.offset, tp.metadata or "") for tp in found}
+
+
+def _committed(
+    consumer: Consumer, partitions: Iterable[TopicPartitionKey], timeout_s: float
+) -> dict[TopicPartitionKey, int]:
+    """The offsets a group committed (negative: none), by partition."""
+    return {tp: offset for tp, (offset, _) in _committed_with_metadata(consumer, partitions, timeout_s).items()}
 
 
 def has_committed(
@@ -793,16 +801,7 @@ class TransactionalIO:
         """The group's committed offset (negative: none yet) and the metadata
         committed with it, per partition. Stable offsets only: it waits out a
         transaction of the partition's previous owner that is still open."""
-        wanted = [TopicPartition(t, p) for t, p in partitions]
-        try:
-            found = self._consumer.committed(wanted, timeout=timeout_s)
-        except KafkaException as exc:
-            raise StreamsError(f"committed offsets: {exc}") from exc
-        return {(tp.topic, tp.partition): (tp.offset, tp.metadata or "") for tp in found}
-
-    def partition_counts(self, topics: Iterable[str], timeout_s: float = 30.0) -> dict[str, int]:
-        metadata = _retried(lambda: self._consumer.list_topics(timeout=timeout_s))
-        return {topic: len(metadata.topics[topic].partitions) for topic in topics}  # type: ignore[attr-defined]
+        return _committed_with_metadata(self._consumer, partitions, timeout_s)
 
     def begin(self) -> None:
         self._delivered.clear()

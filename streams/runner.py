@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from streams.batch import DeadLetterEncoder, PunctuationGuard, run_batch
 from streams.handoff import MAX_ROUNDS, HandOffBatch, HandOffs
-from streams.kafka import Brokers, TransactionAborted, TransactionalIO, read_changelog
+from streams.kafka import Brokers, TransactionAborted, TransactionalIO, partition_count, read_changelog
 from streams.metrics import Metrics, RunnerMetrics
 from streams.processor import Processor
 from streams.records import Output, Record
@@ -193,7 +193,8 @@ class ProcessorRunner:
     def run(self, stop: threading.Event) -> None:
         self._io.start()
         if self._hand_off:
-            self._handoffs = HandOffs(self._inputs, self._io.partition_counts(self._inputs), self._private)
+            counts = {topic: partition_count(self._brokers, topic) for topic in self._inputs}
+            self._handoffs = HandOffs(self._inputs, counts, self._private)
         try:
             while not stop.is_set():
                 self.step()
@@ -259,16 +260,15 @@ class ProcessorRunner:
             if tp is None:
                 self._io.send(output)
                 continue
+            handed.append(Record(tp[0], tp[1], -1, output.key, output.value, now_ms))
             if tp[0] in self._private:
-                handed.append(Record(tp[0], tp[1], -1, output.key, output.value, now_ms))
-                continue
+                continue  # read by no one else: not written at all
 
             def delivered(record: Record, tp: tuple[str, int] = tp) -> None:
                 batch.delivered(tp, record.offset)  # type: ignore[union-attr]
 
             # Its timestamp is set, so that the record read back is this one.
             self._io.send(output, on_delivered=delivered, timestamp_ms=now_ms)
-            handed.append(Record(tp[0], tp[1], -1, output.key, output.value, now_ms))
         return handed
 
     def step(self) -> None:
