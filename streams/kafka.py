@@ -753,6 +753,7 @@ class TransactionalIO:
         self._watchdog = watchdog if watchdog is not None else Watchdog()
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
+        self._closing = False
         self._consumer = _group_consumer(brokers, group_id, group_instance_id, **_lag_stats(on_lag))
         self._producer = Producer(
             {
@@ -784,7 +785,10 @@ class TransactionalIO:
         self._consumer.subscribe(self._inputs, on_assign=self._assign, on_revoke=self._revoke, on_lost=self._revoke)
 
     def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._on_assigned({tp.partition for tp in partitions})
+        # close() can hand over an assignment of a rebalance in flight; the
+        # broker handle is going away then, so nothing could be read for it.
+        if not self._closing:
+            self._on_assigned({tp.partition for tp in partitions})
 
     def _revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._on_revoked({tp.partition for tp in partitions})
@@ -888,6 +892,7 @@ class TransactionalIO:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
 
     def close(self) -> None:
+        self._closing = True
         self._watchdog.close()
         self._consumer.close()
         self._producer.flush(10)

@@ -56,7 +56,9 @@ class KafkaWorkflowBacklog(WorkflowBacklog):
         failing = False
         while not self._closed.is_set():
             try:
-                self._measured = (self._clock(), self.measure())
+                behind = self.measure()
+                # Stamped when it is known: a slow cluster makes a measurement late, not stale.
+                self._measured = (self._clock(), behind)
                 if failing:
                     log.info("the order workflow's backlog is measured again")
                 failing = False

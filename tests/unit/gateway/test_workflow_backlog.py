@@ -88,6 +88,37 @@ def test_it_is_measured_in_the_background_kept_while_measuring_fails_and_unknown
     assert group.closed
 
 
+class SlowGroup(FakeGroup):
+    """Answers only after `takes_s` of the clock: a loaded cluster."""
+
+    def __init__(self, lag: int, clock: Clock, takes_s: float) -> None:
+        super().__init__(lag)
+        self.clock, self.takes_s = clock, takes_s
+
+    def behind(self, ends: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        self.clock.now += self.takes_s
+        return super().behind(ends)
+
+
+def test_a_measurement_slower_than_the_stale_window_counts_from_when_it_is_known() -> None:
+    clock = Clock()
+    backlog = KafkaWorkflowBacklog(
+        [SlowGroup(7, clock, takes_s=6.0)],  # type: ignore[list-item]
+        ORDERS,
+        lambda partitions: {tp: 1000 for tp in partitions},
+        interval_s=60,  # one measurement in this test's time
+        stale_after_s=5.0,
+        clock=clock,
+    ).start()
+    try:
+        deadline = time.monotonic() + 10
+        while backlog.records_behind() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert backlog.records_behind() == 14
+    finally:
+        backlog.close()
+
+
 def test_the_gateway_names_the_groups_whose_backlog_admits_orders_as_the_workflow_names_them() -> None:
     # Layout separate: the processors that decide each order, each reading `orders`.
     assert set(DECIDING_PROCESSORS) == {spec.name for spec in (*CHECKS.values(), AGGREGATOR)}
