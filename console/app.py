@@ -30,6 +30,7 @@ from console import metrics
 from console.access import CSRF_COOKIE, CSRF_FIELD, TOKEN_COOKIE, Viewer, csrf_ok, new_csrf_token, viewer_of
 from oms_client import (
     AsyncOmsClient,
+    DeadLetterEntry,
     ListPaymentsResponse,
     OmsError,
     Order,
@@ -66,6 +67,19 @@ def _when(stamp: Timestamp) -> str:
     if not stamp.seconds and not stamp.nanos:
         return ""
     return stamp.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def dead_letter_row(entry: DeadLetterEntry) -> dict[str, Any]:
+    letter = entry.dead_letter
+    return {
+        "failed_at": letter.failed_at.ToDatetime().isoformat(sep=" ", timespec="seconds"),
+        "processor": letter.processor,
+        "source": f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}",
+        # Keys are order ids, customer ids, products: text, but the log holds bytes.
+        "key": letter.key.decode("utf-8", errors="replace"),
+        "reason": letter.reason,
+        "where": f"{entry.partition}@{entry.offset}",
+    }
 
 
 def order_row(order: Order) -> dict[str, Any]:
@@ -472,14 +486,25 @@ class Console:
         viewer = self.viewer(request)
         if viewer is None:
             return self.to_login(request)
-        counts: dict[str, int] = {}
-        unreachable: list[str] = []
-        if viewer.admin and self.settings.metrics_urls:
+        processor = request.query_params.get("processor", "").strip()
+        token = request.query_params.get("page_token", "")
+        context: dict[str, Any] = {"processor": processor, "letters": [], "counts": {}, "unreachable": [], "next": ""}
+        context["paged"] = bool(token)
+        context["first"] = f"/dead-letters?{urlencode({'processor': processor})}" if processor else "/dead-letters"
+        try:
+            found, next_token = await self.client(viewer).list_dead_letters_page(
+                processor=processor or None, page_size=PAGE_SIZE, page_token=token
+            )
+        except OmsError as error:
+            return self.failed(request, viewer, error, "dead_letters.html", context)
+        context["letters"] = [dead_letter_row(entry) for entry in found]
+        if next_token:
+            shown = {"processor": processor} if processor else {}
+            context["next"] = f"/dead-letters?{urlencode({**shown, 'page_token': next_token})}"
+        if self.settings.metrics_urls:
             scrape = await metrics.scrape(self.settings.metrics_urls, time.monotonic())
-            counts, unreachable = metrics.dead_letters(scrape), scrape.unreachable
-        return self.render(
-            request, "dead_letters.html", {"viewer": viewer, "counts": counts, "unreachable": unreachable}
-        )
+            context["counts"], context["unreachable"] = metrics.dead_letters(scrape), scrape.unreachable
+        return self.render(request, "dead_letters.html", {**context, "viewer": viewer})
 
 
 def create_app(settings: ConsoleSettings) -> Starlette:

@@ -29,6 +29,7 @@ from gateway.adapters.view import View
 from gateway.api.admission import Admission, LoopLag
 from gateway.api.auth import Authenticate, TokenVerifier
 from gateway.api.customers import CustomerService
+from gateway.api.dead_letters import DeadLetterService
 from gateway.api.errors import ErrorStatuses
 from gateway.api.inventory import InventoryService
 from gateway.api.orders import OrderCommandService, OrderQueryService
@@ -38,6 +39,7 @@ from gateway.app.handlers import App, build_app
 from gateway.app.paging import Tokens
 from gateway.app.ports import EventLog, ReadModel, WorkflowBacklog
 from oms.customers.v1 import customers_pb2, customers_pb2_grpc
+from oms.deadletter.v1 import dead_letter_service_pb2, dead_letter_service_pb2_grpc
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
@@ -70,6 +72,7 @@ SERVICE_NAMES = (
     inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
     customers_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
     payments_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
+    dead_letter_service_pb2.DESCRIPTOR.services_by_name["DeadLetterService"].full_name,
 )
 
 
@@ -221,7 +224,7 @@ async def _leveldb_read_model(settings: Config, topics: Topics, address: str, me
     routing_progress = GroupProgress(settings.kafka, topics.group(routing_runner))
     partitions = {
         topic: await asyncio.to_thread(partition_count, settings.kafka, topic)
-        for topic in (topics.orders, topics.customers, topics.payments, topics.customer_orders)
+        for topic in (topics.orders, topics.customers, topics.payments, topics.customer_orders, topics.dead_letters)
     }
     # Stock is routed by the same partition count as orders.
     partitions[topics.inventory_levels] = partitions[topics.orders]
@@ -386,6 +389,7 @@ def add_services(server: grpc.aio.Server, app: App, routes: Routes) -> None:
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryService(app.inventory, routes), server)
     customers_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerService(app.customers), server)
     payments_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentService(app.payments, routes, app.orders), server)
+    dead_letter_service_pb2_grpc.add_DeadLetterServiceServicer_to_server(DeadLetterService(app.dead_letters), server)
 
 
 def _host(host: str) -> str:

@@ -111,12 +111,13 @@ SENDER_NAME = "email-sender"
 def _gateway(topics: Topics) -> Permissions:
     """Commands append to the event log, the order commands and the tables;
     the order view (a shared group, which also reads the customer-keyed
-    order events) and the tables view (a group per instance) read back. A
+    order events) and the tables view (a group per instance, which also
+    lists the dead letters) read back. A
     list by customer asks how far the order routing has re-keyed, and
     PlaceOrder how far behind the order workflow (checks and aggregator) is."""
     tables_and_logs = {topics.orders, topics.customers, topics.payments}
     return Permissions(
-        reads=frozenset({*tables_and_logs, topics.inventory_levels, topics.customer_orders}),
+        reads=frozenset({*tables_and_logs, topics.inventory_levels, topics.customer_orders, topics.dead_letters}),
         writes=frozenset({*tables_and_logs, topics.warehouse_inventory, topics.order_commands}),
         groups=frozenset({topics.group("order-view")}),
         group_prefixes=frozenset({topics.group("tables-view-")}),

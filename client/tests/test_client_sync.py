@@ -30,6 +30,7 @@ from oms_client import (
     Unimplemented,
 )
 from oms_client._gen.customers.v1 import customers_pb2
+from oms_client._gen.deadletter.v1 import dead_letter_pb2, dead_letter_service_pb2
 from oms_client._gen.inventory.v1 import inventory_pb2
 from oms_client._gen.orders.v1 import command_service_pb2, order_pb2, query_service_pb2
 from oms_client._gen.payments.v1 import payments_pb2
@@ -39,6 +40,7 @@ QUERIES = query_service_pb2.DESCRIPTOR.services_by_name["OrderQueryService"]
 INVENTORY = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"]
 CUSTOMERS = customers_pb2.DESCRIPTOR.services_by_name["CustomerService"]
 PAYMENTS = payments_pb2.DESCRIPTOR.services_by_name["PaymentService"]
+DEAD_LETTERS = dead_letter_service_pb2.DESCRIPTOR.services_by_name["DeadLetterService"]
 PLACE = COMMANDS.methods_by_name["PlaceOrder"]
 GET = QUERIES.methods_by_name["GetOrder"]
 WATCH = QUERIES.methods_by_name["WatchOrder"]
@@ -69,7 +71,7 @@ def retry_info(seconds: float) -> error_details_pb2.RetryInfo:
 class Harness:
     def __init__(self, retry: RetryPolicy | None = None, timeout: float = 30.0) -> None:
         self.channel = grpc_testing.channel(
-            [COMMANDS, QUERIES, INVENTORY, CUSTOMERS, PAYMENTS], grpc_testing.strict_real_time()
+            [COMMANDS, QUERIES, INVENTORY, CUSTOMERS, PAYMENTS, DEAD_LETTERS], grpc_testing.strict_real_time()
         )
         self.sleeps: list[float] = []
         self.client = OmsClient(
@@ -497,6 +499,26 @@ def test_list_payments_asks_for_the_order_s_payments_and_retries_unavailable(oms
     assert first == second == payments_pb2.ListPaymentsRequest(order_id="order-1")
     listed = future.result(timeout=5)
     assert (list(listed.payments), listed.paid) == ([payment], 25.0)
+
+
+def test_list_dead_letters_follows_the_page_tokens_to_the_last_page(oms: Harness) -> None:
+    future = oms.call(lambda: list(oms.client.list_dead_letters(processor="fraud-check", page_size=1)))
+    method = DEAD_LETTERS.methods_by_name["ListDeadLetters"]
+    requests = []
+    for n, token in enumerate(["t1", ""]):
+        request, rpc = oms.unary(method)
+        requests.append(request)
+        entry = dead_letter_service_pb2.DeadLetterEntry(
+            partition=0, offset=n, dead_letter=dead_letter_pb2.DeadLetter(processor="fraud-check", reason=f"r{n}")
+        )
+        response = dead_letter_service_pb2.ListDeadLettersResponse(dead_letters=[entry], next_page_token=token)
+        rpc.terminate(response, (), grpc.StatusCode.OK, "")
+
+    assert [e.dead_letter.reason for e in future.result(timeout=5)] == ["r0", "r1"]
+    assert [(r.processor, r.page_size, r.page_token) for r in requests] == [
+        ("fraud-check", 1, ""),
+        ("fraud-check", 1, "t1"),
+    ]
 
 
 def test_the_client_closes_only_a_channel_it_made() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from oms_client import OmsClient, OrderState
+from oms_client import InvalidArgument, OmsClient, OrderState
 from oms_client._gen.orders.v1 import query_service_pb2, query_service_pb2_grpc
 from oms_client.testing import FakeOms
 from oms_client.types import OrderEventKind
@@ -155,3 +155,10 @@ def test_a_stopped_fake_refuses_calls() -> None:
     with pytest.raises(grpc.RpcError):
         queries.GetOrder(query_service_pb2.GetOrderRequest(order_id="x"), timeout=2)
     channel.close()
+
+
+def test_the_fake_never_dead_letters_and_checks_the_list_request(client: OmsClient) -> None:
+    assert list(client.list_dead_letters()) == []
+    with pytest.raises(InvalidArgument) as bad:
+        client.list_dead_letters_page(page_token="forged")
+    assert [v.field for v in bad.value.field_violations] == ["page_token"]

@@ -13,6 +13,9 @@ from gateway.adapters import order_index
 from gateway.adapters.notifier import EndOffsets, Notifier, Watch
 from gateway.adapters.tables import (
     customer_key,
+    dead_letter_at,
+    dead_letter_key,
+    dead_letters_prefix,
     decode_paid,
     order_payments_prefix,
     paid_key,
@@ -20,8 +23,17 @@ from gateway.adapters.tables import (
     payment_key,
 )
 from gateway.adapters.view import View, order_key, stock_key
-from gateway.app.ports import Cursor, HistoryEntry, Position, ReadModel, TopicPartition, Updates
+from gateway.app.ports import (
+    Cursor,
+    DeadLetterCursor,
+    HistoryEntry,
+    Position,
+    ReadModel,
+    TopicPartition,
+    Updates,
+)
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1 import dead_letter_pb2, dead_letter_service_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
@@ -155,6 +167,23 @@ class LevelDbReadModel(ReadModel):
                 found.append(order)
                 if len(found) >= limit:
                     break
+        return found
+
+    def dead_letters_page(
+        self, processor: str, after: DeadLetterCursor | None, limit: int
+    ) -> list[dead_letter_service_pb2.DeadLetterEntry]:
+        prefix = dead_letters_prefix(processor)
+        # Keys are fixed-width under a prefix: the next key after the cursor's is past it.
+        start = None if after is None else dead_letter_key(prefix, after) + b"\x00"
+        found = []
+        for key, value in self.view.scan(prefix, start):
+            at = dead_letter_at(prefix, key)
+            letter = dead_letter_pb2.DeadLetter.FromString(value)
+            found.append(
+                dead_letter_service_pb2.DeadLetterEntry(partition=at.partition, offset=at.offset, dead_letter=letter)
+            )
+            if len(found) >= limit:
+                break
         return found
 
     def customer_changes(

@@ -1,9 +1,10 @@
-"""The customers and payments tables of the gateway.
+"""The customers and payments tables of the gateway, and its list of dead letters.
 
 Unlike the order view, which may be split by partition between gateway
 instances, every gateway instance reads every partition of `customers` and
 `payments` (a consumer group of its own per instance: a global table), so
-any instance answers GetCustomer and checks a payment id without forwarding.
+any instance answers GetCustomer and checks a payment id without forwarding;
+and of `dead-letters`, so any instance lists them.
 The tables live in the gateway's view database under their own key
 prefixes, each batch written together with its read positions, and the
 projector reports progress to the same Notifier as the order projector, so
@@ -21,7 +22,9 @@ from google.protobuf.message import DecodeError
 from gateway.adapters.notifier import Notifier
 from gateway.adapters.projector import Changes, Projector
 from gateway.adapters.view import View
+from gateway.app.ports import DeadLetterCursor
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1 import dead_letter_pb2
 from oms.payments.v1 import payments_pb2
 from orders.domain import cents
 from streams.kafka import ViewConsumer
@@ -38,6 +41,33 @@ _PAID = b"paid/"
 # The payment ids of each order: order-payments/<order id>/<payment id> -> b"",
 # kept with the payments (ids hold no "/", so one order's prefix covers no other's).
 _ORDER_PAYMENTS = b"order-payments/"
+
+
+# Dead letters, newest first (by failed_at), then by where they are on `dead-letters`:
+#   dl/a/<inverted failed_at ms><partition><offset>                   every one
+#   dl/p/<processor length><processor><inverted failed_at ms><partition><offset>  by processor
+# -> the DeadLetter. Fixed-width integers, big-endian: key order is list order.
+_DEAD_LETTERS = b"dl/a/"
+_DEAD_LETTERS_BY_PROCESSOR = b"dl/p/"
+_MAX_MS = 2**63 - 1
+_DEAD_LETTER_AT = struct.Struct(">QIq")
+
+
+def dead_letters_prefix(processor: str) -> bytes:
+    """The list of one processor's dead letters, or ("") everyone's."""
+    if not processor:
+        return _DEAD_LETTERS
+    name = processor.encode()
+    return _DEAD_LETTERS_BY_PROCESSOR + struct.pack(">H", len(name)) + name
+
+
+def dead_letter_key(prefix: bytes, at: DeadLetterCursor) -> bytes:
+    return prefix + _DEAD_LETTER_AT.pack(_MAX_MS - at.failed_ms, at.partition, at.offset)
+
+
+def dead_letter_at(prefix: bytes, key: bytes) -> DeadLetterCursor:
+    inverted, partition, offset = _DEAD_LETTER_AT.unpack(key[len(prefix) :])
+    return DeadLetterCursor(_MAX_MS - inverted, partition, offset)
 
 
 def customer_key(customer_id: int) -> bytes:
@@ -80,6 +110,9 @@ def project_tables(
     order's index of payment ids."""
     changes: Changes = {}
     for record in records:
+        if record.topic == topics.dead_letters:
+            changes.update(_dead_letter_entries(record))
+            continue
         if not record.key:
             continue
         if record.value is None:
@@ -108,6 +141,25 @@ def project_tables(
     return changes
 
 
+def _dead_letter_entries(record: Record) -> Changes:
+    """A dead letter's entries in both lists (none for a record that is no dead letter)."""
+    try:
+        letter = dead_letter_pb2.DeadLetter.FromString(record.value or b"")
+    except DecodeError:
+        letter = None
+    if letter is None or not letter.processor:
+        log.warning(
+            "skipping a record that is no dead letter at %s[%d]@%d", record.topic, record.partition, record.offset
+        )
+        return {}
+    at = DeadLetterCursor(letter.failed_at.ToMilliseconds(), record.partition, record.offset)
+    value = record.value or b""
+    return {
+        dead_letter_key(dead_letters_prefix(""), at): value,
+        dead_letter_key(dead_letters_prefix(letter.processor), at): value,
+    }
+
+
 def tables_projector(settings: Config, view: View, notifier: Notifier) -> Projector:
     """The tables' projector (not started yet)."""
     topics = Topics(settings.namespace)
@@ -126,7 +178,7 @@ def tables_projector(settings: Config, view: View, notifier: Notifier) -> Projec
         "tables-projector",
         consumer,
         view,
-        (topics.customers, topics.payments),
+        (topics.customers, topics.payments, topics.dead_letters),
         lambda records, _caught_up: project_tables(records, topics, view.get_raw),
         notifier.progress_threadsafe,
     )

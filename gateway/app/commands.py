@@ -154,6 +154,32 @@ class ListOrders:
         return f"orders/{self.customer_id}/{self.state}/{self.product}"
 
 
+# Processor names are short ("fraud-check"); a longer filter is a mistake.
+MAX_PROCESSOR_NAME = 100
+
+
+@dataclass(frozen=True)
+class ListDeadLetters:
+    """A processor ("": every one), a page size (0: the default) and where to go on."""
+
+    processor: str = ""
+    page_size: int = 0
+    page_token: str = ""
+
+    def __post_init__(self) -> None:
+        violations = []
+        if len(self.processor) > MAX_PROCESSOR_NAME:
+            violations.append(checks.FieldViolation("processor", f"must be at most {MAX_PROCESSOR_NAME} characters"))
+        if self.page_size < 0:
+            violations.append(checks.FieldViolation("page_size", "must be 0 (the default) or greater"))
+        checks.require(violations)
+
+    @property
+    def scope(self) -> str:
+        """What a page token of this query is bound to: its processor."""
+        return f"dead-letters/{self.processor}"
+
+
 @dataclass(frozen=True)
 class WatchOrders:
     customer_id: int

@@ -15,6 +15,7 @@ from gateway.app.commands import (
     GetCustomer,
     GetOrder,
     GetStock,
+    ListDeadLetters,
     ListOrderEvents,
     ListOrders,
     ListPayments,
@@ -36,9 +37,18 @@ from gateway.app.errors import (
     Unavailable,
 )
 from gateway.app.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Tokens, merge
-from gateway.app.ports import EventLog, HistoryEntry, Position, ReadModel, TopicPartition, Updates
+from gateway.app.ports import (
+    DeadLetterCursor,
+    EventLog,
+    HistoryEntry,
+    Position,
+    ReadModel,
+    TopicPartition,
+    Updates,
+)
 from gateway.app.writes import IdempotentWrites, Record, Written, record
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1 import dead_letter_service_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import events_pb2, order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
@@ -628,6 +638,37 @@ class Payments:
         return found
 
 
+class DeadLetters:
+    """What the processors gave up on, for admins: every instance holds the
+    whole `dead-letters` topic (with the tables), so any instance lists it."""
+
+    def __init__(self, reads: ReadModel, topics: Topics, tokens: Tokens) -> None:
+        self._reads = reads
+        self._topics = topics
+        self._tokens = tokens
+
+    async def list(
+        self, query: ListDeadLetters, principal: Principal = UNAUTHENTICATED_ADMIN
+    ) -> dead_letter_service_pb2.ListDeadLettersResponse:
+        """A page, newest first. Everything dead-lettered before the call is in it."""
+        require_admin(principal, "reading dead letters")
+        _require_tables(self._reads)
+        after = self._tokens.dead_letter_cursor(query.scope, query.page_token)
+        topic = self._topics.dead_letters
+        await asyncio.gather(
+            *(self._reads.caught_up((topic, partition)) for partition in range(self._reads.partition_count(topic)))
+        )
+        size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        found = self._reads.dead_letters_page(query.processor, after, size + 1)
+        token = ""
+        if len(found) > size:
+            found = found[:size]
+            last = found[-1]
+            cursor = DeadLetterCursor(last.dead_letter.failed_at.ToMilliseconds(), last.partition, last.offset)
+            token = self._tokens.dead_letters_page(query.scope, cursor)
+        return dead_letter_service_pb2.ListDeadLettersResponse(dead_letters=found, next_page_token=token)
+
+
 @dataclass(frozen=True)
 class App:
     """Every handler of the gateway, as bootstrap wires them."""
@@ -636,6 +677,7 @@ class App:
     inventory: Inventory
     customers: Customers
     payments: Payments
+    dead_letters: DeadLetters
 
 
 def build_app(
@@ -652,4 +694,5 @@ def build_app(
         Inventory(reads, writes, topics),
         Customers(reads, log, topics),
         Payments(reads, writes, topics, orders),
+        DeadLetters(reads, topics, orders.tokens),
     )

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable
 
 from gateway.app.errors import FieldViolation, InvalidRequest
-from gateway.app.ports import Cursor
+from gateway.app.ports import Cursor, DeadLetterCursor
 from oms.orders.v1 import order_pb2
 
 DEFAULT_PAGE_SIZE = 50
@@ -70,6 +70,18 @@ class Tokens:
             return int(placed_ms), str(order_id)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             raise InvalidRequest([FieldViolation("page_token", "is malformed")]) from None
+
+    # -- ListDeadLetters
+    def dead_letters_page(self, scope: str, cursor: DeadLetterCursor) -> str:
+        return self.issue(scope, list(cursor))
+
+    def dead_letter_cursor(self, scope: str, token: str) -> DeadLetterCursor | None:
+        if not token:
+            return None
+        values = self.read(scope, token, "page_token")
+        if len(values) != 3 or not all(isinstance(value, int) for value in values):
+            raise InvalidRequest([FieldViolation("page_token", "is malformed")])
+        return DeadLetterCursor(*values)  # type: ignore[arg-type]
 
     # -- WatchOrders
     def resume(self, customer_id: int, offset: int) -> str:

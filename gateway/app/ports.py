@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import Generic, NamedTuple, TypeVar
 
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1 import dead_letter_service_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
@@ -30,6 +31,15 @@ class Position(NamedTuple):
 
 # (placed_at in ms, order id): where a page of a newest-first list ended.
 Cursor = tuple[int, str]
+
+
+class DeadLetterCursor(NamedTuple):
+    """Where a page of dead letters ended: the last one's time and its place
+    on `dead-letters`."""
+
+    failed_ms: int
+    partition: int
+    offset: int
 
 
 class HistoryEntry(NamedTuple):
@@ -150,6 +160,13 @@ class ReadModel(abc.ABC):
     @abc.abstractmethod
     def customer_latest(self, customer_id: int) -> int:
         """The offset of the latest change to a customer's orders here (-1: none)."""
+
+    @abc.abstractmethod
+    def dead_letters_page(
+        self, processor: str, after: DeadLetterCursor | None, limit: int
+    ) -> list[dead_letter_service_pb2.DeadLetterEntry]:
+        """Up to `limit` dead letters, newest first, of one processor (or,
+        "", of every one), after a cursor (the tables hold every partition)."""
 
     @abc.abstractmethod
     async def rekeyed(self) -> None:

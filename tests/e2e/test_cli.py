@@ -3,6 +3,7 @@ real platform."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -18,7 +19,7 @@ import pytest
 
 from oms_client import _demo
 from oms_client.types import state_name
-from tests.support.orders import unique, unique_customer
+from tests.support.orders import eventually, unique, unique_customer
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.kafka
@@ -383,3 +384,22 @@ def test_cancel_ship_history_and_orders(target: str) -> None:
     shipped = json_lines(ok("orders", "--customer", customer, "--state", "shipped", "--json", target=target))
     assert [o["order_id"] for o in shipped] == [shipped_id]
     assert oms("orders", "--state", "sideways", "--target", target).returncode == 2
+
+
+def test_dead_letters_lists_what_a_processor_gave_up_on(platform: Platform, target: str) -> None:
+    from confluent_kafka import Producer
+
+    key = unique("poison").encode()
+    producer = Producer({"bootstrap.servers": platform.bootstrap})
+    producer.produce(platform.settings.topic("orders"), b"\xff\x00not an order event", key)
+    assert producer.flush(10) == 0
+
+    def listed() -> list[dict]:
+        letters = json_lines(ok("dead-letters", "--json", target=target))
+        return [e for e in letters if base64.b64decode(e["dead_letter"]["key"]) == key]
+
+    # Every processor that reads `orders` dead-letters it, each in its own time.
+    ours = eventually(lambda: len(listed()) >= 3 and listed(), what="the poison record's dead letters")
+    processor = ours[0]["dead_letter"]["processor"]
+    text = ok("dead-letters", "--processor", processor, "--limit", "1", target=target).splitlines()
+    assert len(text) == 1 and processor in text[0] and "reason: " in text[0]

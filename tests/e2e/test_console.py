@@ -20,11 +20,12 @@ from pathlib import Path
 
 import jwt
 import pytest
+from confluent_kafka import Producer
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from oms_client import OmsClient, state_name
 from tests.support.console import running_console
-from tests.support.orders import unique, unique_customer
+from tests.support.orders import eventually, unique, unique_customer
 from tests.support.platform import Platform
 
 pytestmark = [pytest.mark.kafka]
@@ -264,6 +265,35 @@ def test_an_admin_sets_stock_and_sees_reserved_units(page: Page, console: str, a
     page.reload()
     expect(row.locator("td").nth(2)).to_have_text("1")
     shot(page, "stock")
-    page.goto(f"{console}/dead-letters")
-    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+
+
+def test_an_admin_finds_a_dead_letter_and_its_reason_and_a_customer_is_refused(
+    page: Page, console: str, platform: Platform, admin: OmsClient
+) -> None:
+    key = unique("poison")
+    producer = Producer({"bootstrap.servers": platform.bootstrap})
+    producer.produce(platform.settings.topic("orders"), b"\xff\x00not an order event", key.encode())
+    assert producer.flush(10) == 0
+    # Every processor that reads `orders` gives up on it, each in its own time.
+    letters = eventually(
+        lambda: [e for e in admin.list_dead_letters() if e.dead_letter.key == key.encode()],
+        what="the poison record dead-lettered",
+    )
+    processor = letters[0].dead_letter.processor
+
+    sign_in(page, console, ADMIN, "/dead-letters")
+    rows = page.get_by_test_id("dead-letter-list").locator("tbody tr", has_text=key)
+    expect(rows.first).to_be_visible()
+    expect(rows.first.locator("td").nth(4)).not_to_be_empty()  # the reason
     shot(page, "dead-letters")
+    page.get_by_label("Processor").fill(processor)
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"processor="))
+    processors = page.get_by_test_id("dead-letter-list").locator("tbody tr td:nth-child(2)")
+    expect(processors.first).to_have_text(processor)
+    assert set(processors.all_inner_texts()) == {processor}
+
+    page.context.clear_cookies()
+    sign_in(page, console, token(scope="oms:customer", customer_id=unique_customer()), "/dead-letters")
+    expect(page.get_by_test_id("error")).to_contain_text("oms:admin")
+    expect(page.get_by_test_id("dead-letter-list")).to_have_count(0)

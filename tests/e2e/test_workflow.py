@@ -276,7 +276,7 @@ def test_a_watch_streams_current_state_then_changes(platform: Platform) -> None:
 def test_undecodable_records_go_to_dead_letters_and_work_goes_on(platform: Platform) -> None:
     from confluent_kafka import Producer
 
-    from oms.deadletter.v1 import dead_letter_pb2
+    from oms.deadletter.v1 import dead_letter_pb2, dead_letter_service_pb2
 
     producer = Producer({"bootstrap.servers": platform.bootstrap})
     producer.produce(platform.settings.topic("orders"), b"\xff\x00garbage", b"bad-record")
@@ -295,3 +295,14 @@ def test_undecodable_records_go_to_dead_letters_and_work_goes_on(platform: Platf
     )
     assert {letter.value for letter in letters} == {b"\xff\x00garbage"}
     assert all(letter.reason for letter in letters)
+
+    # Operators read them through the API: everything dead-lettered before the call.
+    listed = platform.dead_letters.ListDeadLetters(dead_letter_service_pb2.ListDeadLettersRequest(), timeout=15)
+    ours = [e.dead_letter for e in listed.dead_letters if e.dead_letter.key == b"bad-record"]
+    assert sorted(letter.processor for letter in ours) == sorted(letter.processor for letter in letters)
+    assert {(letter.value, letter.reason) for letter in ours} == {(letter.value, letter.reason) for letter in letters}
+    processor = letters[0].processor
+    one = platform.dead_letters.ListDeadLetters(
+        dead_letter_service_pb2.ListDeadLettersRequest(processor=processor), timeout=15
+    )
+    assert one.dead_letters and {e.dead_letter.processor for e in one.dead_letters} == {processor}

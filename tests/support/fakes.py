@@ -22,6 +22,7 @@ from gateway.app.errors import PartitionMoved
 from gateway.app.paging import newest_first
 from gateway.app.ports import (
     Cursor,
+    DeadLetterCursor,
     EventLog,
     EventLogError,
     HistoryEntry,
@@ -32,6 +33,7 @@ from gateway.app.ports import (
     WorkflowBacklog,
 )
 from oms.customers.v1 import customers_pb2
+from oms.deadletter.v1 import dead_letter_pb2, dead_letter_service_pb2
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import order_pb2, query_service_pb2
 from oms.payments.v1 import payments_pb2
@@ -102,6 +104,7 @@ class InMemoryReadModel(ReadModel):
         self.customers: dict[int, customers_pb2.Customer] = {}
         self.payments: dict[str, payments_pb2.Payment] = {}
         self.history: dict[str, list[HistoryEntry]] = defaultdict(list)
+        self.dead_letters: list[dead_letter_service_pb2.DeadLetterEntry] = []
         # Each customer's changes (the customer-keyed view), at offsets of one counter.
         self.changes: dict[int, list[tuple[int, query_service_pb2.WatchOrdersResponse]]] = defaultdict(list)
         self._change_offset = 0
@@ -165,6 +168,12 @@ class InMemoryReadModel(ReadModel):
             self.customers[customer.customer_id] = customer
         elif topic == self.topics.payments:
             self.payments[key.decode()] = payments_pb2.Payment.FromString(value)
+        elif topic == self.topics.dead_letters:
+            letter = dead_letter_pb2.DeadLetter.FromString(value)
+            entry = dead_letter_service_pb2.DeadLetterEntry(
+                partition=position.partition, offset=position.offset, dead_letter=letter
+            )
+            self.dead_letters.append(entry)
         self._applied[position.tp] = max(self._applied[position.tp], position.offset)
         for waited, future in self._waiters:
             if waited.tp == position.tp and waited.offset <= position.offset and not future.done():
@@ -245,6 +254,19 @@ class InMemoryReadModel(ReadModel):
 
     def order_events(self, order_id: str) -> list[HistoryEntry]:
         return list(self.history.get(order_id, ()))
+
+    def dead_letters_page(
+        self, processor: str, after: DeadLetterCursor | None, limit: int
+    ) -> list[dead_letter_service_pb2.DeadLetterEntry]:
+        def newest(entry: dead_letter_service_pb2.DeadLetterEntry) -> tuple[int, int, int]:
+            return (-entry.dead_letter.failed_at.ToMilliseconds(), entry.partition, entry.offset)
+
+        chosen = sorted(
+            (e for e in self.dead_letters if not processor or e.dead_letter.processor == processor), key=newest
+        )
+        if after is not None:
+            chosen = [e for e in chosen if newest(e) > (-after.failed_ms, after.partition, after.offset)]
+        return chosen[:limit]
 
     def _page(
         self, orders: list[order_pb2.Order], state: int, product: str, after: Cursor | None, limit: int

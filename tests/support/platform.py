@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from launcher.__main__ import service_specs
 from launcher.supervisor import Supervisor
 from oms.customers.v1 import customers_pb2_grpc
+from oms.deadletter.v1 import dead_letter_service_pb2_grpc
 from oms.inventory.v1 import inventory_pb2_grpc
 from oms.orders.v1 import command_service_pb2_grpc, query_service_pb2_grpc
 from oms.payments.v1 import payments_pb2_grpc
@@ -92,6 +93,7 @@ class Platform:
         self.inventory = inventory_pb2_grpc.InventoryServiceStub(self.channel)
         self.customers = customers_pb2_grpc.CustomerServiceStub(self.channel)
         self.payments = payments_pb2_grpc.PaymentServiceStub(self.channel)
+        self.dead_letters = dead_letter_service_pb2_grpc.DeadLetterServiceStub(self.channel)
 
     def start(self, timeout_s: float = 60.0) -> Platform:
         create_topics(self.settings)

@@ -8,6 +8,7 @@ from pathlib import Path
 import grpc
 
 from oms_client._gen.customers.v1 import customers_pb2
+from oms_client._gen.deadletter.v1 import dead_letter_service_pb2
 from oms_client._gen.inventory.v1 import inventory_pb2
 from oms_client._gen.orders.v1 import command_service_pb2, query_service_pb2
 from oms_client._gen.payments.v1 import payments_pb2
@@ -121,6 +122,14 @@ def record_payment(
 
 def list_payments(order_id: str) -> payments_pb2.ListPaymentsRequest:
     return payments_pb2.ListPaymentsRequest(order_id=order_id)
+
+
+def list_dead_letters(
+    processor: str | None, page_size: int, page_token: str
+) -> dead_letter_service_pb2.ListDeadLettersRequest:
+    return dead_letter_service_pb2.ListDeadLettersRequest(
+        processor=processor or "", page_size=page_size, page_token=page_token
+    )
 
 
 def cancel_order(order_id: str, reason: str) -> command_service_pb2.CancelOrderRequest:

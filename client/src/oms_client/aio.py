@@ -13,6 +13,7 @@ import grpc.aio
 
 from oms_client import _requests
 from oms_client._gen.customers.v1 import customers_pb2_grpc
+from oms_client._gen.deadletter.v1 import dead_letter_service_pb2, dead_letter_service_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2_grpc
 from oms_client._gen.orders.v1 import command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms_client._gen.payments.v1 import payments_pb2_grpc
@@ -23,6 +24,7 @@ from oms_client.types import (
     CancelOrderResponse,
     Customer,
     CustomerLevel,
+    DeadLetterEntry,
     ListPaymentsResponse,
     LogPosition,
     Order,
@@ -88,6 +90,7 @@ class AsyncOmsClient:
         self._inventory = inventory_pb2_grpc.InventoryServiceStub(channel)
         self._customers = customers_pb2_grpc.CustomerServiceStub(channel)
         self._payments = payments_pb2_grpc.PaymentServiceStub(channel)
+        self._dead_letters = dead_letter_service_pb2_grpc.DeadLetterServiceStub(channel)
 
     async def close(self) -> None:
         if self._owns_channel:
@@ -325,6 +328,30 @@ class AsyncOmsClient:
     async def list_payments(self, order_id: str, *, timeout: float | None = None) -> ListPaymentsResponse:
         """The payments recorded for an order, oldest first, and their total."""
         return await self._unary(self._payments.ListPayments, _requests.list_payments(order_id), timeout)
+
+    async def list_dead_letters_page(
+        self, *, processor: str | None = None, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> tuple[list[DeadLetterEntry], str]:
+        """See OmsClient.list_dead_letters_page."""
+        request = _requests.list_dead_letters(processor, page_size, page_token)
+        page: dead_letter_service_pb2.ListDeadLettersResponse = await self._unary(
+            self._dead_letters.ListDeadLetters, request, timeout
+        )
+        return list(page.dead_letters), page.next_page_token
+
+    async def list_dead_letters(
+        self, *, processor: str | None = None, page_size: int = 0, timeout: float | None = None
+    ) -> AsyncIterator[DeadLetterEntry]:
+        """See OmsClient.list_dead_letters."""
+        token = ""
+        while True:
+            entries, token = await self.list_dead_letters_page(
+                processor=processor, page_size=page_size, page_token=token, timeout=timeout
+            )
+            for entry in entries:
+                yield entry
+            if not token:
+                return
 
 
 __all__ = ["AsyncOmsClient"]

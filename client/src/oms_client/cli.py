@@ -37,6 +37,7 @@ from oms_client.errors import OmsError
 from oms_client.types import (
     Customer,
     CustomerLevel,
+    DeadLetterEntry,
     Order,
     OrderHistoryEvent,
     OrderState,
@@ -236,6 +237,22 @@ def cmd_orders(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
         if args.limit is not None and shown >= args.limit:
             break
         out.emit(order, format_order(order))
+    return 0
+
+
+def format_dead_letter(entry: DeadLetterEntry) -> str:
+    letter = entry.dead_letter
+    when = letter.failed_at.ToDatetime().isoformat(timespec="milliseconds") + "Z"
+    source = f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"
+    return f"{when}  {letter.processor}  {source}  key {letter.key!r}  reason: {letter.reason}"
+
+
+def cmd_dead_letters(client: OmsClient, args: argparse.Namespace, out: Output) -> int:
+    entries = client.list_dead_letters(processor=args.processor, page_size=args.page_size)
+    for shown, entry in enumerate(entries):
+        if args.limit is not None and shown >= args.limit:
+            break
+        out.emit(entry, format_dead_letter(entry))
     return 0
 
 
@@ -485,6 +502,20 @@ def build_parser() -> argparse.ArgumentParser:
     orders.add_argument("--limit", "-n", type=int, metavar="N", help="show at most N orders (default: all)")
     orders.add_argument(
         "--page-size", type=int, default=0, metavar="N", help="orders per call (default: the server's, 50)"
+    )
+
+    dead_letters = command(
+        commands,
+        "dead-letters",
+        cmd_dead_letters,
+        "list what the processors gave up on, newest first (admins)",
+        "List the dead letters, newest first: each record a processor could never process, "
+        "where it came from and why. Needs an admin token when auth is on.",
+    )
+    dead_letters.add_argument("--processor", help="only this processor's, e.g. fraud-check")
+    dead_letters.add_argument("--limit", "-n", type=int, metavar="N", help="show at most N (default: all)")
+    dead_letters.add_argument(
+        "--page-size", type=int, default=0, metavar="N", help="dead letters per call (default: the server's, 50)"
     )
 
     demo = command(

@@ -12,6 +12,7 @@ import grpc
 
 from oms_client import _requests
 from oms_client._gen.customers.v1 import customers_pb2_grpc
+from oms_client._gen.deadletter.v1 import dead_letter_service_pb2, dead_letter_service_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2_grpc
 from oms_client._gen.orders.v1 import command_service_pb2_grpc, query_service_pb2, query_service_pb2_grpc
 from oms_client._gen.payments.v1 import payments_pb2_grpc
@@ -22,6 +23,7 @@ from oms_client.types import (
     CancelOrderResponse,
     Customer,
     CustomerLevel,
+    DeadLetterEntry,
     ListPaymentsResponse,
     LogPosition,
     Order,
@@ -99,6 +101,7 @@ class OmsClient:
         self._inventory = inventory_pb2_grpc.InventoryServiceStub(channel)
         self._customers = customers_pb2_grpc.CustomerServiceStub(channel)
         self._payments = payments_pb2_grpc.PaymentServiceStub(channel)
+        self._dead_letters = dead_letter_service_pb2_grpc.DeadLetterServiceStub(channel)
 
     # -- lifecycle
 
@@ -342,6 +345,31 @@ class OmsClient:
         """The payments recorded for an order, oldest first (`payments`), and
         their total (`paid`). A customer token reads only its own orders'."""
         return self._unary(self._payments.ListPayments, _requests.list_payments(order_id), timeout)
+
+    def list_dead_letters_page(
+        self, *, processor: str | None = None, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> tuple[list[DeadLetterEntry], str]:
+        """One page of the dead letters (records a processor gave up on, with
+        its reason), newest first, of one processor or every one, and the
+        token of the next page ("" after the last). Admins only."""
+        request = _requests.list_dead_letters(processor, page_size, page_token)
+        page: dead_letter_service_pb2.ListDeadLettersResponse = self._unary(
+            self._dead_letters.ListDeadLetters, request, timeout
+        )
+        return list(page.dead_letters), page.next_page_token
+
+    def list_dead_letters(
+        self, *, processor: str | None = None, page_size: int = 0, timeout: float | None = None
+    ) -> Iterator[DeadLetterEntry]:
+        """Every dead letter, newest first, a page fetched as it is reached."""
+        token = ""
+        while True:
+            entries, token = self.list_dead_letters_page(
+                processor=processor, page_size=page_size, page_token=token, timeout=timeout
+            )
+            yield from entries
+            if not token:
+                return
 
 
 __all__ = ["OmsClient"]

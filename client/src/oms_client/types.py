@@ -7,6 +7,8 @@ every field is typed). Import them from here or from `oms_client`.
 from __future__ import annotations
 
 from oms_client._gen.customers.v1.customers_pb2 import Customer, CustomerLevel
+from oms_client._gen.deadletter.v1.dead_letter_pb2 import DeadLetter
+from oms_client._gen.deadletter.v1.dead_letter_service_pb2 import DeadLetterEntry
 from oms_client._gen.inventory.v1.inventory_pb2 import ProductStock
 from oms_client._gen.orders.v1.command_service_pb2 import (
     CancelOrderResponse,
@@ -71,6 +73,8 @@ __all__ = [
     "CheckType",
     "Customer",
     "CustomerLevel",
+    "DeadLetter",
+    "DeadLetterEntry",
     "ListPaymentsResponse",
     "LogPosition",
     "Order",

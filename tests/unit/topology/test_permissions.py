@@ -32,9 +32,9 @@ def test_the_aggregator_is_the_only_processor_that_writes_orders() -> None:
     assert writers == {"gateway", "aggregator", "pipeline"}  # the pipeline hosts the aggregator
 
 
-def test_the_gateway_writes_the_event_log_commands_and_tables_and_reads_its_views() -> None:
+def test_the_gateway_writes_the_event_log_commands_and_tables_and_reads_its_views_and_the_dead_letters() -> None:
     assert service("gateway").permissions(SETTINGS) == Permissions(
-        reads=names("orders", "customers", "payments", "inventory-levels", "customer-orders"),
+        reads=names("orders", "customers", "payments", "inventory-levels", "customer-orders", "dead-letters"),
         writes=names("orders", "customers", "payments", "warehouse-inventory", "order-commands"),
         groups=names("order-view"),
         group_prefixes=names("tables-view-"),

@@ -35,10 +35,19 @@ from types import TracebackType
 import grpc
 
 from oms_client._gen.customers.v1 import customers_pb2_grpc
+from oms_client._gen.deadletter.v1 import dead_letter_service_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2_grpc
 from oms_client._gen.orders.v1 import command_service_pb2_grpc, order_pb2, query_service_pb2_grpc
 from oms_client._gen.payments.v1 import payments_pb2_grpc
-from oms_client.testing._services import Commands, Customers, Inventory, LenientRequests, Payments, Queries
+from oms_client.testing._services import (
+    Commands,
+    Customers,
+    DeadLetters,
+    Inventory,
+    LenientRequests,
+    Payments,
+    Queries,
+)
 from oms_client.testing._state import FRAUD_LIMIT, State
 
 __all__ = ["FakeOms"]
@@ -64,6 +73,7 @@ class FakeOms:
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(Inventory(state), self._server)
         customers_pb2_grpc.add_CustomerServiceServicer_to_server(Customers(state), self._server)
         payments_pb2_grpc.add_PaymentServiceServicer_to_server(Payments(state), self._server)
+        dead_letter_service_pb2_grpc.add_DeadLetterServiceServicer_to_server(DeadLetters(), self._server)
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.target = f"127.0.0.1:{self.port}"
 

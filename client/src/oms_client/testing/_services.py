@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from oms_client._gen.customers.v1 import customers_pb2, customers_pb2_grpc
+from oms_client._gen.deadletter.v1 import dead_letter_service_pb2, dead_letter_service_pb2_grpc
 from oms_client._gen.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms_client._gen.orders.v1 import (
     command_service_pb2,
@@ -263,3 +264,17 @@ class Payments(payments_pb2_grpc.PaymentServiceServicer):
         require(checks.payment_violations(r.payment_id, r.order_id, r.amount, r.currency))
         payment, created = self.state.record_payment(r.payment_id, r.order_id, r.amount, r.currency)
         return payments_pb2.RecordPaymentResponse(payment=payment, created=created)
+
+
+class DeadLetters(dead_letter_service_pb2_grpc.DeadLetterServiceServicer):
+    """The fake runs no processors, so nothing is ever dead-lettered."""
+
+    @answered
+    def ListDeadLetters(
+        self, request: dead_letter_service_pb2.ListDeadLettersRequest, context: grpc.ServicerContext
+    ) -> dead_letter_service_pb2.ListDeadLettersResponse:
+        if request.page_size < 0:
+            raise invalid([FieldViolation("page_size", "must be 0 (the default) or greater")])
+        if request.page_token:
+            raise invalid([FieldViolation("page_token", "is not a token this service issued for this request")])
+        return dead_letter_service_pb2.ListDeadLettersResponse()
