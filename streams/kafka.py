@@ -748,8 +748,13 @@ class TransactionalIO:
         group_instance_id: str | None = None,
         on_lag: LagReport | None = None,
         watchdog: Watchdog | None = None,
+        reported_topics: Iterable[str] | None = None,
     ) -> None:
         self._inputs = list(inputs)
+        # Where records of these topics land is reported by commit (None: every
+        # topic's). A failed delivery of any record fails the commit anyway:
+        # a report per record is only for those whose offsets the caller needs.
+        self._reported = None if reported_topics is None else frozenset(reported_topics)
         self._watchdog = watchdog if watchdog is not None else Watchdog()
         self._on_assigned = on_assigned
         self._on_revoked = on_revoked
@@ -823,7 +828,6 @@ class TransactionalIO:
             kwargs["partition"] = output.partition
         if timestamp_ms is not None:
             kwargs["timestamp"] = timestamp_ms
-        report = self._on_delivery
         if on_delivered is not None:
 
             def report(error: KafkaError | None, message: object) -> None:
@@ -832,9 +836,13 @@ class TransactionalIO:
                     raise TransactionAborted(f"produce: {error}")
                 on_delivered(_record(message))
 
+            kwargs["on_delivery"] = report
+        elif self._reported is None or output.topic in self._reported:
+            kwargs["on_delivery"] = self._on_delivery
+
         while True:
             try:
-                self._producer.produce(output.topic, output.value, output.key, on_delivery=report, **kwargs)
+                self._producer.produce(output.topic, output.value, output.key, **kwargs)
                 return
             except BufferError:
                 # The local queue is full: let librdkafka send, then try again.
@@ -863,7 +871,8 @@ class TransactionalIO:
         metadata: Mapping[TopicPartitionKey, str] | None = None,
     ) -> list[tuple[str, int, int]]:
         """Commits the transaction with the consumed offsets (each with its
-        metadata, if any); returns what was produced."""
+        metadata, if any); returns where its records of the reported topics
+        went (topic, partition, offset)."""
         notes = metadata or {}
         positions = [
             TopicPartition(t, p, o, metadata=notes[(t, p)]) if notes.get((t, p)) else TopicPartition(t, p, o)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
+# Named tuples, not frozen dataclasses: as immutable, and a third of the cost
+# to make (a frozen dataclass sets each field through object.__setattr__),
+# which a runner pays several times per record.
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One consumed record."""
 
     topic: str
@@ -17,8 +20,7 @@ class Record:
     timestamp_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
     """One record to produce. Without a partition the key decides it."""
 
     topic: str

@@ -126,6 +126,9 @@ class ProcessorRunner:
             on_revoked=self._revoked,
             group_instance_id=group_instance_id,
             on_lag=self._metrics.lag,
+            # Offsets the runner needs: its changelogs' (state checkpoints) and
+            # its own inputs' (hand-off holds).
+            reported_topics=[*inputs, *(h.changelog_topic for h in self.hosted if h.changelog_topic)],
         )
 
     def is_ready(self) -> bool:

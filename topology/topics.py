@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 
 from streams.topics import TopicSpec
@@ -20,70 +21,70 @@ class Topics:
     def _n(self, name: str) -> str:
         return f"{self.namespace}{name}"
 
-    @property
+    @cached_property
     def orders(self) -> str:
         return self._n("orders")
 
-    @property
+    @cached_property
     def order_commands(self) -> str:
         """Cancel and ship requests (key: order id, co-partitioned with `orders`)."""
         return self._n("order-commands")
 
-    @property
+    @cached_property
     def order_validations(self) -> str:
         return self._n("order-validations")
 
-    @property
+    @cached_property
     def warehouse_inventory(self) -> str:
         return self._n("warehouse-inventory")
 
-    @property
+    @cached_property
     def inventory_levels(self) -> str:
         return self._n("inventory-levels")
 
-    @property
+    @cached_property
     def fraud_check_orders(self) -> str:
         return self._n("fraud-check-orders")
 
-    @property
+    @cached_property
     def inventory_check_orders(self) -> str:
         return self._n("inventory-check-orders")
 
-    @property
+    @cached_property
     def dead_letters(self) -> str:
         return self._n("dead-letters")
 
-    @property
+    @cached_property
     def customers(self) -> str:
         return self._n("customers")
 
-    @property
+    @cached_property
     def payments(self) -> str:
         return self._n("payments")
 
-    @property
+    @cached_property
     def orders_by_customer(self) -> str:
         return self._n("orders-by-customer")
 
-    @property
+    @cached_property
     def customer_orders(self) -> str:
         """Every order event re-keyed by customer id (partitioned as `customers`):
         the gateway's customer-keyed view of orders."""
         return self._n("customer-orders")
 
-    @property
+    @cached_property
     def enriched_orders(self) -> str:
         return self._n("enriched-orders")
 
-    @property
+    @cached_property
     def payments_by_order(self) -> str:
         return self._n("payments-by-order")
 
-    @property
+    @cached_property
     def email_requests(self) -> str:
         return self._n("email-requests")
 
-    @property
+    @cached_property
     def repartitions(self) -> frozenset[str]:
         """Re-keys that only the processor that writes them reads: where that
         processor's runner owns the partition, it need not write them at

@@ -55,6 +55,18 @@ def check_fraud(
     return CheckOutcome(Check.FRAUD, Result.PASS), after
 
 
+def forgets(before: tuple[Session, ...], after: tuple[Session, ...]) -> bool:
+    """Whether a session of `before` is gone from `after` (merged into
+    another is not gone): its orders are then forgotten too."""
+    for old in before:
+        for new in after:
+            if new.start_ms <= old.start_ms <= new.end_ms:
+                break
+        else:
+            return True
+    return False
+
+
 def held(sessions: tuple[Session, ...], at_ms: int) -> bool:
     """Whether an order placed at at_ms belongs to one of the sessions (a
     forgotten session's orders belong to none)."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from oms.inventory.v1 import inventory_pb2
 from oms.orders.v1 import events_pb2
 from oms.validation.v1 import state_pb2
@@ -98,7 +96,7 @@ class FraudProcessor(Processor):
         at_ms = candidate.placed_at.ToMilliseconds()
         outcome, after = fraud.check_fraud(sessions, candidate.customer_id, candidate.amount, at_ms)
         self.counted.put(state, (customer, candidate.order_id), at_ms)
-        if any(not fraud.held(after, s.start_ms) for s in sessions):
+        if fraud.forgets(sessions, after):
             # A session was forgotten: so are its orders.
             for counted, placed_ms in self.counted.scan(state, customer):
                 if not fraud.held(after, placed_ms):
@@ -107,16 +105,13 @@ class FraudProcessor(Processor):
         yield validation(self.topics, candidate.order_id, outcome)
 
 
-def _ms(ms: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
-
-
 def _sessions_pb(sessions: tuple[fraud.Session, ...]) -> state_pb2.FraudSessions:
-    return state_pb2.FraudSessions(
-        sessions=[state_pb2.FraudSession(start=_ms(s.start_ms), end=_ms(s.end_ms), total=s.total) for s in sessions]
-    )
+    stored = state_pb2.FraudSessions()
+    for session in sessions:  # filled in place: no Timestamp made only to be copied
+        added = stored.sessions.add(total=session.total)
+        added.start.FromMilliseconds(session.start_ms)
+        added.end.FromMilliseconds(session.end_ms)
+    return stored
 
 
 _HOLD_TO_PB = {

@@ -13,7 +13,7 @@ from orders.domain import Check, CheckOutcome, Result
 from streams.testing import TestDriver
 from topology.deadletters import DeadLetters
 from topology.topics import Topics
-from validators.fraud import FRAUD_LIMIT, SESSION_GAP_MS, Session, check_fraud
+from validators.fraud import FRAUD_LIMIT, SESSION_GAP_MS, Session, check_fraud, forgets
 from validators.processors import FraudProcessor
 
 MINUTE_MS = 60 * 1000
@@ -124,6 +124,16 @@ def test_sessions_long_past_are_forgotten() -> None:
     customer.order(100.0, at_ms=10 * HOUR_MS)
 
     assert [s.start_ms for s in customer.sessions] == [10 * HOUR_MS]
+
+
+def test_a_session_merged_into_another_is_not_forgotten_one_dropped_is() -> None:
+    first, second = Session(0, HOUR_MS, 100.0), Session(3 * HOUR_MS, 4 * HOUR_MS, 100.0)
+    merged = Session(0, 4 * HOUR_MS, 300.0)
+
+    assert not forgets((first, second), (merged,))
+    assert not forgets((first,), (first, second))
+    assert forgets((first, second), (second,))
+    assert not forgets((), (first,))
 
 
 @pytest.mark.parametrize("bad_amount", [-5000.0, float("nan")], ids=["negative", "nan"])
