@@ -158,12 +158,18 @@ def targets(results: dict) -> list[tuple[str, str, bool | None, str]]:
     for name, stage in source.items():
         value, extrapolated = rss_at(stage)
         done = stage.get("orders_done", stage["orders"])
-        how = f"extrapolated from {done:,}" if extrapolated else f"measured after {done:,}"
+        # A line through a few samples of a drain of seconds, stretched fifty
+        # times, swings by hundreds of MiB from run to run: shown, not judged.
+        how = (
+            f"extrapolated from {done:,}, not judged: the soak measures it"
+            if extrapolated
+            else f"measured after {done:,}"
+        )
         rows.append(
             (
                 f"{name}: RSS < {MIB_TARGET:.0f} MiB after 1,000,000 orders",
                 f"{_num(value, 1)} MiB ({how}; peak {_num(stage.get('peak_rss_mib'), 1)} MiB)",
-                None if value is None else value < MIB_TARGET,
+                None if value is None or extrapolated else value < MIB_TARGET,
                 _cmd(results, "soak" if results.get("soak") else "stages"),
             )
         )

@@ -42,6 +42,20 @@ def test_a_long_enough_drain_is_measured_not_extrapolated() -> None:
     assert rss_at(stage) == (70.0, False)
 
 
+def test_memory_is_judged_when_measured_after_a_million_orders_not_when_extrapolated() -> None:
+    short = {"orders": 20_000, "records": 20_000, "rss_mib": 80.0, "peak_rss_mib": 90.0}
+    short["rss_samples"] = [[0, 50.0], [10_000, 60.0], [15_000, 70.0], [20_000, 80.0]]  # 400+ MiB at 1M
+    soaked = {"orders": 1_000_000, "records": 1_000_000, "rss_mib": 140.0, "peak_rss_mib": 170.0, "rss_samples": []}
+    grown = {**soaked, "rss_mib": 160.0}
+
+    def judged(stages: dict) -> dict:
+        return {row[0]: row[2] for row in targets({"mode": "quick", "stages": stages})}
+
+    assert judged({"aggregator": short})["aggregator: RSS < 150 MiB after 1,000,000 orders"] is None
+    assert judged({"aggregator": soaked})["aggregator: RSS < 150 MiB after 1,000,000 orders"] is True
+    assert judged({"aggregator": grown})["aggregator: RSS < 150 MiB after 1,000,000 orders"] is False
+
+
 def test_targets_are_judged_from_the_figures() -> None:
     step = {
         "offered_rate": 500,
