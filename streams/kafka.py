@@ -44,6 +44,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from streams.logs import RepeatFilter
 from streams.records import Output, Record
 from streams.topics import TopicDrift, TopicSpec
 
@@ -86,6 +87,12 @@ def _connection(brokers: Brokers) -> Connection:
     return brokers if isinstance(brokers, Connection) else Connection(brokers)
 
 
+# librdkafka's own log lines: one logger for every client, alike lines
+# collapsed (an unreachable broker makes each client log every retry).
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+LIBRDKAFKA_LOG.addFilter(RepeatFilter())
+
+
 def _common(brokers: Brokers) -> dict[str, Any]:
     connection = _connection(brokers)
     config: dict[str, Any] = {
@@ -95,7 +102,7 @@ def _common(brokers: Brokers) -> dict[str, Any]:
         "socket.nagle.disable": True,
         # librdkafka's own log lines go through Python logging (served by
         # poll), so they take the service's log format like every other line.
-        "logger": logging.getLogger("librdkafka"),
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(connection.properties)
     return config

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -58,6 +61,45 @@ class ServiceFilter(logging.Filter):
         record.instance = self.instance
         if not getattr(record, "order_id", None):
             record.order_id = _order_id.get()
+        return True
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+class RepeatFilter(logging.Filter):
+    """Lets the first of a run of alike lines through, then at most one per
+    `every_s`, which says how many it stood for. Alike: the same level and
+    the same text but for its numbers (ports, client ids, durations).
+
+    A client that cannot reach its broker retries at once, and librdkafka
+    logs every attempt: a dozen lines a second per client, hundreds for a
+    platform, while the outage they all report is one fact."""
+
+    MAX_KINDS = 1000
+
+    def __init__(self, every_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        # kind -> (when one was last let through, how many held back since)
+        self._seen: dict[tuple[int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.levelno, _NUMBERS.sub("#", record.getMessage()))
+        now = self._clock()
+        with self._lock:
+            last = self._seen.get(kind)
+            if last is not None and now - last[0] < self.every_s:
+                self._seen[kind] = (last[0], last[1] + 1)
+                return False
+            if len(self._seen) >= self.MAX_KINDS:
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.every_s}
+            self._seen[kind] = (now, 0)
+        if last is not None and last[1]:
+            record.msg = f"{record.getMessage()} ({last[1]} more like it in the last {now - last[0]:.0f} s)"
+            record.args = ()
         return True
 
 

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -128,3 +129,62 @@ def test_unknown_formats_fall_back_to_text() -> None:
     assert isinstance(logs.formatter("JSON "), logs.JsonFormatter)
     assert isinstance(logs.formatter("text"), logs.TextFormatter)
     assert isinstance(logs.formatter("yaml"), logs.TextFormatter)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_alike_lines_are_let_through_once_per_window_saying_how_many_they_stood_for() -> None:
+    clock = Clock()
+    alike = logs.RepeatFilter(every_s=30, clock=clock)
+
+    def line(message: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.LogRecord("librdkafka", level, __file__, 1, message, args, None)
+
+    first = line("Connect to %s failed (after %dms)", "127.0.0.1:9092", 0)
+    assert alike.filter(first) and first.getMessage() == "Connect to 127.0.0.1:9092 failed (after 0ms)"
+    clock.now = 10
+    assert not any(alike.filter(line("Connect to %s failed (after %dms)", "127.0.0.1:9093", n)) for n in range(50))
+    assert alike.filter(line("Broker went down")), "another kind of line"
+    assert alike.filter(line("Connect to %s failed (after %dms)", "127.0.0.1:9092", 0, level=logging.WARNING))
+
+    clock.now = 31
+    later = line("Connect to %s failed (after %dms)", "127.0.0.1:9092", 3)
+    assert alike.filter(later)
+    assert later.getMessage() == "Connect to 127.0.0.1:9092 failed (after 3ms) (50 more like it in the last 31 s)"
+    clock.now = 62
+    quiet = line("Connect to %s failed (after %dms)", "127.0.0.1:9092", 3)
+    assert alike.filter(quiet) and "more like it" not in quiet.getMessage()
+
+
+def test_a_client_that_cannot_reach_its_broker_logs_its_retries_once() -> None:
+    from confluent_kafka import Consumer
+
+    from streams import kafka
+
+    caught: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            caught.append(record.getMessage())
+
+    handler = Catch()
+    kafka.LIBRDKAFKA_LOG.addHandler(handler)
+    unreachable = Consumer({"bootstrap.servers": "127.0.0.1:1", "group.id": "g", "logger": kafka.LIBRDKAFKA_LOG})
+    try:
+        unreachable.subscribe(["t"])
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            unreachable.poll(0.2)
+    finally:
+        unreachable.close()
+        kafka.LIBRDKAFKA_LOG.removeHandler(handler)
+    refused = [m for m in caught if "Connect to" in m]
+    # librdkafka retries many times a second (dozens of lines in 3 s
+    # unfiltered). None at all if this process logged one in the last 30 s.
+    assert len(refused) <= 1, caught
