@@ -780,6 +780,8 @@ class TransactionalIO:
             }
         )
         self._delivered: list[tuple[str, int, int]] = []
+        # The first record of the open transaction the broker did not take.
+        self._undelivered: str | None = None
 
     def _transactional(self, call: Callable[[], object], what: str, timeout_s: float) -> None:
         def guarded() -> None:
@@ -821,6 +823,7 @@ class TransactionalIO:
 
     def begin(self) -> None:
         self._delivered.clear()
+        self._undelivered = None
         # begin_transaction is local: it takes no timeout and does not block.
         _retrying(self._producer.begin_transaction, "begin_transaction")
 
@@ -839,9 +842,8 @@ class TransactionalIO:
 
             def report(error: KafkaError | None, message: object) -> None:
                 self._on_delivery(error, message)
-                if error is not None:
-                    raise TransactionAborted(f"produce: {error}")
-                on_delivered(_record(message))
+                if error is None:
+                    on_delivered(_record(message))
 
             kwargs["on_delivery"] = report
         elif self._reported is None or output.topic in self._reported:
@@ -858,10 +860,16 @@ class TransactionalIO:
                 _raise_for(exc.args[0], "produce")
 
     def _on_delivery(self, error: KafkaError | None, message: object) -> None:
+        # Never raises: librdkafka serves reports inside flush, commit, abort
+        # and close, and an abort purges what is queued (each purged record
+        # reports an error), so an exception here would break the abort
+        # itself. flush says what failed; commit fails on its own.
         if error is None:
             self._delivered.append(
                 (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
             )
+        elif self._undelivered is None:
+            self._undelivered = str(error)
 
     def flush(self, timeout_s: float = 15.0) -> None:
         """Waits until the broker has every record sent so far (delivery
@@ -870,6 +878,8 @@ class TransactionalIO:
             left = self._producer.flush(timeout_s)
         if left:
             raise TransactionAborted(f"flush: {left} records not delivered within {timeout_s} s")
+        if self._undelivered is not None:
+            raise TransactionAborted(f"produce: {self._undelivered}")
 
     def commit(
         self,
@@ -893,6 +903,8 @@ class TransactionalIO:
                 "send_offsets_to_transaction",
                 timeout_s,
             )
+        if self._undelivered is not None:  # known already: no need to ask the coordinator
+            raise TransactionAborted(f"produce: {self._undelivered}")
         self._transactional(lambda: self._producer.commit_transaction(timeout_s), "commit_transaction", timeout_s)
         self._producer.poll(0)  # serve the delivery reports of this transaction
         return list(self._delivered)
