@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from gateway.adapters.projector import history_event
 from gateway.app.errors import PartitionMoved
+from gateway.app.handlers import App, build_app
 from gateway.app.paging import newest_first
 from gateway.app.ports import (
     Cursor,
@@ -338,3 +339,18 @@ class InMemoryWorkflowBacklog(WorkflowBacklog):
 def in_memory() -> tuple[InMemoryEventLog, InMemoryReadModel]:
     log = InMemoryEventLog()
     return log, InMemoryReadModel(log)
+
+
+AppScenario = Callable[[App, InMemoryEventLog, InMemoryReadModel], Awaitable[None]]
+
+
+def run_app(scenario: AppScenario, topics: Topics | None = None) -> None:
+    """Runs a scenario over the handlers (gateway.app.handlers.build_app) on
+    fresh in-memory ports, on a fresh event loop, within 5 s."""
+
+    async def main() -> None:
+        log = InMemoryEventLog()
+        reads = InMemoryReadModel(log)
+        await asyncio.wait_for(scenario(build_app(reads, log, topics or Topics()), log, reads), 5)
+
+    asyncio.run(main())

@@ -4,8 +4,7 @@ the in-memory ports. On the real broker: tests/e2e/test_workflow.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,11 @@ from gateway.adapters.view import View
 from gateway.app.access import Principal
 from gateway.app.commands import ListDeadLetters
 from gateway.app.errors import InvalidRequest, PermissionDenied, Unavailable
-from gateway.app.handlers import App, build_app
+from gateway.app.handlers import App
 from gateway.app.ports import DeadLetterCursor
 from oms.deadletter.v1 import dead_letter_pb2
 from streams.records import Record
-from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
+from tests.support.fakes import AppScenario, InMemoryEventLog, InMemoryReadModel, run_app
 from topology.topics import Topics
 
 TOPICS = Topics()
@@ -78,13 +77,8 @@ def test_the_tables_list_dead_letters_newest_first_by_processor_and_after_a_curs
         view.close()
 
 
-def run(scenario: Callable[[App, InMemoryEventLog, InMemoryReadModel], Awaitable[None]]) -> None:
-    async def main() -> None:
-        log = InMemoryEventLog()
-        reads = InMemoryReadModel(log)
-        await asyncio.wait_for(scenario(build_app(reads, log, TOPICS), log, reads), 5)
-
-    asyncio.run(main())
+def run(scenario: AppScenario) -> None:
+    run_app(scenario, TOPICS)
 
 
 def test_an_admin_pages_through_every_dead_letter_and_a_token_serves_only_its_own_list() -> None:

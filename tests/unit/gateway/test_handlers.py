@@ -5,7 +5,6 @@ gRPC edge of a gateway built by bootstrap."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
@@ -23,13 +22,13 @@ from gateway.app.commands import (
     WatchOrder,
 )
 from gateway.app.errors import AlreadyExists, InvalidRequest, NotFound, PartitionMoved, Unavailable
-from gateway.app.handlers import App, build_app
+from gateway.app.handlers import App
 from oms.customers.v1 import customers_pb2
 from oms.orders.v1 import command_service_pb2, command_service_pb2_grpc, order_pb2
 from oms.payments.v1 import payments_pb2, payments_pb2_grpc
 from orders import codec
 from orders.domain import Order
-from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
+from tests.support.fakes import AppScenario, InMemoryEventLog, InMemoryReadModel, run_app
 from tests.support.gateway import serving
 from topology.topics import Topics
 
@@ -38,13 +37,8 @@ PLACE = PlaceOrder("order-1", 7, "JUMPERS", 2, 9.5)
 PAY = RecordPayment("pay-1", "order-1", 10.0, "EUR")
 
 
-def run(scenario: Callable[[App, InMemoryEventLog, InMemoryReadModel], Awaitable[None]]) -> None:
-    async def main() -> None:
-        log = InMemoryEventLog()
-        reads = InMemoryReadModel(log)
-        await asyncio.wait_for(scenario(build_app(reads, log, TOPICS), log, reads), 5)
-
-    asyncio.run(main())
+def run(scenario: AppScenario) -> None:
+    run_app(scenario, TOPICS)
 
 
 def test_placing_an_order_writes_it_once_and_a_retry_finds_it() -> None:

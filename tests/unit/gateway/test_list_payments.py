@@ -5,7 +5,6 @@ in-memory ports."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,18 @@ from gateway.adapters.view import View
 from gateway.app.access import Principal
 from gateway.app.commands import ListPayments, PlaceOrder, RecordPayment
 from gateway.app.errors import InvalidRequest, NotFound, Unavailable
-from gateway.app.handlers import App, build_app
+from gateway.app.handlers import App
 from oms.payments.v1 import payments_pb2
 from streams.records import Record
-from tests.support.fakes import InMemoryEventLog, InMemoryReadModel
+from tests.support.fakes import AppScenario, InMemoryEventLog, InMemoryReadModel, run_app
 from topology.topics import Topics
 
 TOPICS = Topics()
 ALICE, BOB = Principal("alice", customer_id=1), Principal("bob", customer_id=2)
 
 
-def run(scenario: Callable[[App, InMemoryEventLog, InMemoryReadModel], Awaitable[None]]) -> None:
-    async def main() -> None:
-        log = InMemoryEventLog()
-        reads = InMemoryReadModel(log)
-        await asyncio.wait_for(scenario(build_app(reads, log, TOPICS), log, reads), 5)
-
-    asyncio.run(main())
+def run(scenario: AppScenario) -> None:
+    run_app(scenario, TOPICS)
 
 
 def payment(payment_id: str, order_id: str, amount: float, at_ms: int = 0) -> payments_pb2.Payment:
