@@ -351,6 +351,7 @@ async def bootstrap(
         topics,
         placed=OrderMetrics.of(metrics).orders_placed.inc,
         tokens=Tokens(page_token_key(settings)),
+        currency=settings.currency,
     )
     add_services(server, app, Routes(router))
     health_servicer = health.aio.HealthServicer()

@@ -224,6 +224,13 @@ class Config(BaseSettings):
         " once, with a `RetryInfo` (streams and health checks are not counted)",
         json_schema_extra=_section("Gateway"),
     )
+    currency: str = Field(
+        "EUR",
+        pattern=r"^[A-Z]{3}$",
+        description="the shop's currency (ISO 4217): prices are in it, and `RecordPayment` takes payments in it"
+        " only (another is `INVALID_ARGUMENT`), so that what was paid adds up",
+        json_schema_extra=_section("Gateway"),
+    )
     page_token_key: SecretStr | None = Field(
         None,
         min_length=16,

@@ -553,13 +553,18 @@ class Payments:
     """Payments go to `payments` (key: payment id), idempotently: as for
     PlaceOrder, every call for one payment id is served by one instance (the
     id picks an owner as an order id would), which looks the id up in the
-    payments table (once caught up with the id's partition) before writing."""
+    payments table (once caught up with the id's partition) before writing.
+    Prices are in the shop's currency, so payments are too: a total of
+    amounts in several currencies would say nothing about being paid."""
 
-    def __init__(self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, orders: Orders) -> None:
+    def __init__(
+        self, reads: ReadModel, writes: IdempotentWrites, topics: Topics, orders: Orders, currency: str = "EUR"
+    ) -> None:
         self._reads = reads
         self._writes = writes
         self._topics = topics
         self._orders = orders
+        self.currency = currency
 
     def partition(self, payment_id: str) -> TopicPartition:
         return self._reads.partition_of(self._topics.orders, payment_id.encode())
@@ -597,6 +602,10 @@ class Payments:
         owner by the api layer), which a customer principal must be."""
         if not principal.admin and (payer is None or not principal.may_see(payer)):
             raise NotFound("order", command.order_id, f"no order {command.order_id}")
+        if command.currency != self.currency:
+            raise InvalidRequest(
+                [FieldViolation("currency", f"must be {self.currency}, the shop's currency, not {command.currency}")]
+            )
         _require_tables(self._reads)
         payment_id = command.payment_id
 
@@ -686,6 +695,7 @@ def build_app(
     topics: Topics,
     placed: Callable[[], None] = lambda: None,
     tokens: Tokens | None = None,
+    currency: str = "EUR",
 ) -> App:
     writes = IdempotentWrites(log, reads)
     orders = Orders(reads, writes, topics, placed, tokens)
@@ -693,6 +703,6 @@ def build_app(
         orders,
         Inventory(reads, writes, topics),
         Customers(reads, log, topics),
-        Payments(reads, writes, topics, orders),
+        Payments(reads, writes, topics, orders, currency),
         DeadLetters(reads, topics, orders.tokens),
     )

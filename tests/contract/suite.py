@@ -149,6 +149,11 @@ def test_ship_needs_validation_and_full_payment_and_takes_stock_for_good(client:
     with pytest.raises(FailedPrecondition) as unpaid:
         client.ship_order(order.order_id)
     assert unpaid.value.missing == ("PAYMENT",)
+    # Prices are in the shop's currency (EUR): 15 of another is not 15 paid.
+    with pytest.raises(InvalidArgument) as foreign:
+        client.record_payment(order_id=order.order_id, amount=15.0, currency="USD")
+    assert [v.field for v in foreign.value.field_violations] == ["currency"]
+    assert "EUR" in foreign.value.field_violations[0].description
     client.record_payment(order_id=order.order_id, amount=10.0)
     with pytest.raises(FailedPrecondition) as short:
         client.ship_order(order.order_id)

@@ -60,9 +60,14 @@ class FakeOms:
     check off."""
 
     def __init__(
-        self, *, auto_decide: bool = True, fraud_limit: float | None = FRAUD_LIMIT, max_workers: int = 32
+        self,
+        *,
+        auto_decide: bool = True,
+        fraud_limit: float | None = FRAUD_LIMIT,
+        currency: str = "EUR",
+        max_workers: int = 32,
     ) -> None:
-        self.state = State(auto_decide=auto_decide, fraud_limit=fraud_limit)
+        self.state = State(auto_decide=auto_decide, fraud_limit=fraud_limit, currency=currency)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fake-oms"),
             interceptors=[LenientRequests()],

@@ -262,6 +262,9 @@ class Payments(payments_pb2_grpc.PaymentServiceServicer):
     ) -> payments_pb2.RecordPaymentResponse:
         r = request
         require(checks.payment_violations(r.payment_id, r.order_id, r.amount, r.currency))
+        if r.currency != self.state.currency:
+            shop = self.state.currency
+            raise invalid([FieldViolation("currency", f"must be {shop}, the shop's currency, not {r.currency}")])
         payment, created = self.state.record_payment(r.payment_id, r.order_id, r.amount, r.currency)
         return payments_pb2.RecordPaymentResponse(payment=payment, created=created)
 

@@ -143,11 +143,14 @@ class State:
     """Everything the fake holds. Every method takes the lock; `changed` is
     notified on each change, for the watches."""
 
-    def __init__(self, *, auto_decide: bool = True, fraud_limit: float | None = FRAUD_LIMIT) -> None:
+    def __init__(
+        self, *, auto_decide: bool = True, fraud_limit: float | None = FRAUD_LIMIT, currency: str = "EUR"
+    ) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.auto_decide = auto_decide
         self.fraud_limit = fraud_limit
+        self.currency = currency
         self.tokens = Tokens()
         self.orders: dict[str, _Entry] = {}
         self.stock: dict[str, inventory_pb2.ProductStock] = {}
