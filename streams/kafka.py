@@ -863,7 +863,7 @@ class TransactionalIO:
         # Never raises: librdkafka serves reports inside flush, commit, abort
         # and close, and an abort purges what is queued (each purged record
         # reports an error), so an exception here would break the abort
-        # itself. flush says what failed; commit fails on its own.
+        # itself. flush and commit say what failed.
         if error is None:
             self._delivered.append(
                 (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]

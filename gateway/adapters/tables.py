@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from google.protobuf.message import DecodeError
 
 from gateway.adapters.notifier import Notifier
+from gateway.adapters.order_index import MAX_MS
 from gateway.adapters.projector import Changes, Projector
 from gateway.adapters.view import View
 from gateway.app.ports import DeadLetterCursor
@@ -49,7 +50,6 @@ _ORDER_PAYMENTS = b"order-payments/"
 # -> the DeadLetter. Fixed-width integers, big-endian: key order is list order.
 _DEAD_LETTERS = b"dl/a/"
 _DEAD_LETTERS_BY_PROCESSOR = b"dl/p/"
-_MAX_MS = 2**63 - 1
 _DEAD_LETTER_AT = struct.Struct(">QIq")
 
 
@@ -62,12 +62,12 @@ def dead_letters_prefix(processor: str) -> bytes:
 
 
 def dead_letter_key(prefix: bytes, at: DeadLetterCursor) -> bytes:
-    return prefix + _DEAD_LETTER_AT.pack(_MAX_MS - at.failed_ms, at.partition, at.offset)
+    return prefix + _DEAD_LETTER_AT.pack(MAX_MS - at.failed_ms, at.partition, at.offset)
 
 
 def dead_letter_at(prefix: bytes, key: bytes) -> DeadLetterCursor:
     inverted, partition, offset = _DEAD_LETTER_AT.unpack(key[len(prefix) :])
-    return DeadLetterCursor(_MAX_MS - inverted, partition, offset)
+    return DeadLetterCursor(MAX_MS - inverted, partition, offset)
 
 
 def customer_key(customer_id: int) -> bytes:

@@ -36,7 +36,7 @@ from gateway.app.errors import (
     Precondition,
     Unavailable,
 )
-from gateway.app.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Tokens, merge
+from gateway.app.paging import Tokens, merge, page_size
 from gateway.app.ports import (
     DeadLetterCursor,
     EventLog,
@@ -346,10 +346,6 @@ class Orders:
     def may_watch(query: WatchOrders, principal: Principal) -> None:
         require_customer(principal, query.customer_id, "watching a customer's orders")
 
-    @staticmethod
-    def page_size(query: ListOrders) -> int:
-        return min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
     async def partition_page(self, query: ListOrders, partition: int) -> list[order_pb2.Order]:
         """Up to page size + 1 orders of one partition of `orders`, held here,
         after the query's page token: one part of a list without a customer.
@@ -357,11 +353,11 @@ class Orders:
         self._require_ready()
         cursor = self.tokens.cursor(query.scope, query.page_token)
         await self._reads.caught_up((self._topics.orders, partition))
-        return self._reads.orders_page(partition, query.state, query.product, cursor, self.page_size(query) + 1)
+        return self._reads.orders_page(partition, query.state, query.product, cursor, page_size(query.page_size) + 1)
 
     def merged(self, query: ListOrders, parts: list[list[order_pb2.Order]]) -> query_service_pb2.ListOrdersResponse:
         """A page from every partition's part, and the token of the next."""
-        orders, cursor = merge(parts, self.page_size(query))
+        orders, cursor = merge(parts, page_size(query.page_size))
         token = "" if cursor is None else self.tokens.page(query.scope, cursor)
         return query_service_pb2.ListOrdersResponse(orders=orders, next_page_token=token)
 
@@ -378,7 +374,7 @@ class Orders:
             raise Unavailable("the order routing has not re-keyed the latest orders by customer yet") from None
         await self._reads.caught_up(self.customer_partition(query.customer_id))
         orders = self._reads.customer_orders_page(
-            query.customer_id, query.state, query.product, cursor, self.page_size(query) + 1
+            query.customer_id, query.state, query.product, cursor, page_size(query.page_size) + 1
         )
         return self.merged(query, [orders])
 
@@ -667,7 +663,7 @@ class DeadLetters:
         await asyncio.gather(
             *(self._reads.caught_up((topic, partition)) for partition in range(self._reads.partition_count(topic)))
         )
-        size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = page_size(query.page_size)
         found = self._reads.dead_letters_page(query.processor, after, size + 1)
         token = ""
         if len(found) > size:

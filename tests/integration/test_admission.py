@@ -10,14 +10,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from oms.orders.v1 import query_service_pb2
 from streams.kafka import GroupLag, admin_client, last_stable_offsets
-from tests.support.orders import eventually, place, unique
+from tests.support.orders import commit_offset, eventually, place, unique
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.kafka
@@ -96,17 +96,9 @@ def test_a_group_that_read_everything_is_not_behind_and_one_that_never_read_is_b
         # 8 records and a commit marker, which the coordinator writes just after.
         end = {(topic, 0): 9}
         eventually(lambda: last_stable_offsets(ends, [(topic, 0)]) == end, what="the commit marker written")
-        _commit(bootstrap, group, topic, 8)  # what a consumer of every record commits: the marker's offset
+        commit_offset(bootstrap, group, topic, 8)  # what a consumer of every record commits: the marker's offset
         assert lag.behind(end) == {(topic, 0): 0}
-        _commit(bootstrap, group, topic, 6)
+        commit_offset(bootstrap, group, topic, 6)
         assert lag.behind(end) == {(topic, 0): 2}
     finally:
         lag.close()
-
-
-def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        consumer.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
-    finally:
-        consumer.close()

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.kafka import GroupProgress
+from tests.support.orders import commit_offset
 
 pytestmark = pytest.mark.kafka
 
@@ -38,21 +39,13 @@ def _end(bootstrap: str, topic: str) -> int:
         probe.close()
 
 
-def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        consumer.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
-    finally:
-        consumer.close()
-
-
 def test_a_group_that_read_every_record_has_read_up_to_the_markers_and_no_further(bootstrap: str) -> None:
     topic, group = _topic(bootstrap), f"test-progress-{uuid.uuid4().hex[:8]}"
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"progress-{uuid.uuid4().hex}"})
     producer.init_transactions(30)
     _write_transaction(producer, topic, 3)
     first_end = _end(bootstrap, topic)  # 3 records and a commit marker: 4
-    _commit(bootstrap, group, topic, 3)  # what a consumer of every record commits
+    commit_offset(bootstrap, group, topic, 3)  # what a consumer of every record commits
     progress = GroupProgress(bootstrap, group)
     try:
         ends = {(topic, 0): first_end}
@@ -62,7 +55,7 @@ def test_a_group_that_read_every_record_has_read_up_to_the_markers_and_no_furthe
         later = {(topic, 0): _end(bootstrap, topic)}
         assert not progress.reached(later), "two records the group has not read"
         assert progress.reached(ends), "what it had read stays read"
-        _commit(bootstrap, group, topic, later[(topic, 0)] - 1)
+        commit_offset(bootstrap, group, topic, later[(topic, 0)] - 1)
         assert progress.reached(later)
     finally:
         progress.close()

@@ -78,6 +78,15 @@ def eventually(condition: Callable[[], object], timeout_s: float = 20.0, what: s
         time.sleep(0.1)
 
 
+def commit_offset(bootstrap: str, group: str, topic: str, offset: int, partition: int = 0) -> None:
+    """Commits an offset for a consumer group, as a member of it would."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+    finally:
+        consumer.close()
+
+
 def read_topic(
     bootstrap: str, topic: str, partitions: Iterable[int] | None = None
 ) -> list[tuple[bytes | None, bytes | None]]:

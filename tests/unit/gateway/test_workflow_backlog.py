@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from gateway.adapters.backlog import KafkaWorkflowBacklog
 from gateway.bootstrap import DECIDING_PROCESSORS, PIPELINE_RUNNER
 from streams.kafka import StreamsError
+from tests.support.clock import FakeClock
 from topology.config import Config
 from topology.registry import AGGREGATOR, CHECKS, PIPELINE, WORKFLOW, service
 from topology.topics import Topics
@@ -35,14 +36,6 @@ class FakeGroup:
         self.closed = True
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_slowest_group_is_the_backlog() -> None:
     backlog = KafkaWorkflowBacklog(
         [FakeGroup(3), FakeGroup(40), FakeGroup(0)],  # type: ignore[list-item]
@@ -54,7 +47,7 @@ def test_the_slowest_group_is_the_backlog() -> None:
 
 
 def test_it_is_measured_in_the_background_kept_while_measuring_fails_and_unknown_once_stale() -> None:
-    group, clock = FakeGroup(7), Clock()
+    group, clock = FakeGroup(7), FakeClock(100.0)
     backlog = KafkaWorkflowBacklog(
         [group],  # type: ignore[list-item]
         ORDERS,
@@ -91,7 +84,7 @@ def test_it_is_measured_in_the_background_kept_while_measuring_fails_and_unknown
 class SlowGroup(FakeGroup):
     """Answers only after `takes_s` of the clock: a loaded cluster."""
 
-    def __init__(self, lag: int, clock: Clock, takes_s: float) -> None:
+    def __init__(self, lag: int, clock: FakeClock, takes_s: float) -> None:
         super().__init__(lag)
         self.clock, self.takes_s = clock, takes_s
 
@@ -101,7 +94,7 @@ class SlowGroup(FakeGroup):
 
 
 def test_a_measurement_slower_than_the_stale_window_counts_from_when_it_is_known() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     backlog = KafkaWorkflowBacklog(
         [SlowGroup(7, clock, takes_s=6.0)],  # type: ignore[list-item]
         ORDERS,

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from streams.kafka import BrokerProbe
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def test_a_cluster_that_does_not_answer_becomes_unreachable_after_the_grace() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     # Nothing listens on port 1: every metadata request fails.
     probe = BrokerProbe("127.0.0.1:1", timeout_s=0.2, clock=clock)
     try:

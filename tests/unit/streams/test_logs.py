@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from streams import logs
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
@@ -131,16 +132,8 @@ def test_unknown_formats_fall_back_to_text() -> None:
     assert isinstance(logs.formatter("yaml"), logs.TextFormatter)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_alike_lines_are_let_through_once_per_window_saying_how_many_they_stood_for() -> None:
-    clock = Clock()
+    clock = FakeClock()
     alike = logs.RepeatFilter(every_s=30, clock=clock)
 
     def line(message: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
